@@ -26,7 +26,7 @@ from typing import Any
 
 from .clock import reproducible
 from .events import Event, RecordedEvent
-from .trace import TraceRecord, Tracer
+from .trace import Tracer, TraceRecord
 
 __version__ = "0.1.0"
 

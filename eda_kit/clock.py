@@ -94,7 +94,8 @@ class Reproducible:
         random.setstate(random_state)
 
     def __repr__(self) -> str:
-        return f"<reproducible mode: seed {_world.seed}, clock at {_world.next_time:%Y-%m-%d %H:%M:%S}>"
+        clock = f"{_world.next_time:%Y-%m-%d %H:%M:%S}"
+        return f"<reproducible mode: seed {_world.seed}, clock at {clock}>"
 
 
 def reproducible(

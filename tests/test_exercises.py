@@ -12,8 +12,7 @@ import pkgutil
 import pytest
 
 import eda_kit.exercises as exercises_package
-from eda_kit.exercises import Checker, Exercise, NotYet
-from eda_kit.exercises import start_here
+from eda_kit.exercises import Checker, Exercise, NotYet, start_here
 
 
 def all_exercises() -> list[tuple[str, Exercise]]:

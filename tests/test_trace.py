@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from eda_kit import TraceRecord, Tracer
+from eda_kit import Tracer, TraceRecord
 
 
 def make_trace() -> Tracer:
