@@ -198,6 +198,11 @@ class InMemoryEventStore(Subscribable):
         position = check_positive_int(position, "checkpoint position", 0)
         with self._lock:
             self._check_open()
+            last = len(self._log)
+            if position > last:
+                raise ValueError(
+                    f"checkpoint position {position} is beyond the end of the log ({last})"
+                )
             self._checkpoints[name] = position
 
     # --- lifetime ------------------------------------------------------------------------

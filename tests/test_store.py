@@ -1,0 +1,494 @@
+"""Conformance suite: every test here runs against BOTH event stores.
+
+If a test passes for InMemoryEventStore and fails for SQLiteEventStore (or the other way
+round), code written against one store would break on the other. The SQLite-only promises
+(files, processes, crashes) are in test_store_sqlite.py; the model-based test in
+test_store_model.py.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+import eda_kit
+from eda_kit import Event, Tracer
+from eda_kit.store import (
+    ANY,
+    MAX_STREAM_ID_LENGTH,
+    NO_STREAM,
+    STREAM_EXISTS,
+    EventStore,
+    InMemoryEventStore,
+    Snapshot,
+    SQLiteEventStore,
+    WrongExpectedVersion,
+)
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def make_store(request, tmp_path):
+    """A factory, so a test can also build a store with a tracer."""
+    made = []
+
+    def make(**kwargs):
+        if request.param == "memory":
+            store = InMemoryEventStore(**kwargs)
+        else:
+            store = SQLiteEventStore(tmp_path / f"store{len(made)}.db", **kwargs)
+        made.append(store)
+        return store
+
+    yield make
+    for store in made:
+        store.close()
+
+
+@pytest.fixture
+def store(make_store):
+    return make_store()
+
+
+def ev(type_="Happened", **data):
+    return Event(type_, data)
+
+
+# --- appending and reading -------------------------------------------------------------------
+
+
+def test_follows_the_protocol(store):
+    assert isinstance(store, EventStore)
+
+
+def test_versions_count_per_stream_and_positions_across_the_store(store):
+    assert store.append("order-A1", [ev("OrderPlaced", total=30), ev("OrderPaid")]) == 2
+    assert store.append("order-B2", ev("OrderPlaced", total=5)) == 1
+    assert store.append("order-A1", ev("OrderShipped")) == 3
+
+    assert [(e.version, e.position) for e in store.read_stream("order-A1")] == [
+        (1, 1), (2, 2), (3, 4)
+    ]
+    assert [(e.stream_id, e.version, e.position) for e in store.read_all()] == [
+        ("order-A1", 1, 1), ("order-A1", 2, 2), ("order-B2", 1, 3), ("order-A1", 3, 4)
+    ]
+    assert store.stream_version("order-A1") == 3
+    assert store.stream_version("order-B2") == 1
+    assert store.stream_version("nobody") == 0
+    assert store.last_position() == 4
+    assert store.streams() == ["order-A1", "order-B2"]
+
+
+def test_an_empty_store(store):
+    assert store.read_all() == []
+    assert store.read_stream("absent") == []
+    assert store.last_position() == 0
+    assert store.streams() == []
+
+
+def test_read_gives_back_what_was_appended(store):
+    original = Event("OrderPlaced", {"items": [{"sku": "x", "n": 2}], "note": "é ✓", "p": 1.5,
+                                     "none": None, "ok": True},
+                     metadata={"correlation_id": "c-1"})
+    store.append("order-A1", original)
+    (stored,) = store.read_stream("order-A1")
+    assert (stored.type, stored.data, stored.metadata, stored.id, stored.time) == (
+        original.type, original.data, original.metadata, original.id, original.time
+    )
+    assert stored.stream_id == "order-A1"
+    with pytest.raises(TypeError, match="read-only"):
+        stored.data["note"] = "changed"
+
+
+def test_non_dict_payloads_round_trip(store):
+    for data in ([1, 2], "text", 7, None, {}, []):
+        store.append("odd", Event("Odd", data))
+    assert [e.data for e in store.read_stream("odd")] == [[1, 2], "text", 7, None, {}, []]
+
+
+def test_read_stream_ranges(store):
+    store.append("s", [ev(n=i) for i in range(1, 6)])
+    assert [e.version for e in store.read_stream("s", from_version=3)] == [3, 4, 5]
+    assert [e.version for e in store.read_stream("s", 2, 4)] == [2, 3, 4]
+    assert [e.version for e in store.read_stream("s", to_version=1)] == [1]
+    assert store.read_stream("s", from_version=6) == []
+    assert store.read_stream("s", 4, 3) == []
+    assert store.read_stream("s", to_version=0) == []
+
+
+def test_read_all_from_position_and_limit(store):
+    for i in range(5):
+        store.append(f"s{i % 2}", ev(n=i))
+    assert [e.position for e in store.read_all(from_position=3)] == [3, 4, 5]
+    assert [e.position for e in store.read_all(2, limit=2)] == [2, 3]
+    assert store.read_all(limit=0) == []
+    assert store.read_all(from_position=6) == []
+
+
+def test_replay_calls_the_handler_in_order(store):
+    store.append("acc", [ev("Deposited", amount=5), ev("Withdrawn", amount=2)])
+    seen = []
+    assert store.replay("acc", lambda e: seen.append((e.version, e.type))) == 2
+    assert seen == [(1, "Deposited"), (2, "Withdrawn")]
+    assert store.replay("absent", seen.append) == 0
+
+
+def test_empty_batch_writes_nothing_but_still_checks(store):
+    assert store.append("s", []) == 0
+    assert store.streams() == []
+    store.append("s", ev())
+    assert store.append("s", [], expected_version=1) == 1
+    with pytest.raises(WrongExpectedVersion):
+        store.append("s", [], expected_version=NO_STREAM)
+
+
+# --- optimistic concurrency ----------------------------------------------------------------
+
+MODES = [
+    # expected, version of the stream before, succeeds?
+    (ANY, 0, True), (ANY, 2, True),
+    (NO_STREAM, 0, True), (NO_STREAM, 2, False),
+    (STREAM_EXISTS, 0, False), (STREAM_EXISTS, 2, True),
+    (0, 0, True), (0, 2, False),
+    (2, 2, True), (1, 2, False), (3, 2, False), (1, 0, False),
+]
+
+
+@pytest.mark.parametrize(("expected", "before", "succeeds"), MODES)
+def test_expected_version_modes(store, expected, before, succeeds):
+    if before:
+        store.append("s", [ev() for _ in range(before)])
+    if succeeds:
+        assert store.append("s", ev("New"), expected_version=expected) == before + 1
+    else:
+        with pytest.raises(WrongExpectedVersion) as caught:
+            store.append("s", ev("New"), expected_version=expected)
+        assert (caught.value.stream_id, caught.value.expected, caught.value.actual) == (
+            "s", expected, before
+        )
+        assert store.stream_version("s") == before
+        assert store.last_position() == before
+
+
+def test_wrong_expected_version_message_names_stream_expected_and_actual(store):
+    store.append("order-A1", [ev("OrderPlaced"), ev("OrderPaid")], expected_version=NO_STREAM)
+    with pytest.raises(WrongExpectedVersion) as caught:
+        store.append("order-A1", ev("OrderCancelled"), expected_version=1)
+    assert str(caught.value) == "stream 'order-A1': expected version 1, actual 2"
+    with pytest.raises(WrongExpectedVersion, match=r"expected no stream \(NO_STREAM\), actual 2"):
+        store.append("order-A1", ev(), expected_version=NO_STREAM)
+    with pytest.raises(WrongExpectedVersion, match=r"stream 'x': expected an existing stream"):
+        store.append("x", ev(), expected_version=STREAM_EXISTS)
+    assert [e.version for e in store.read_stream("order-A1")] == [1, 2]
+
+
+def test_two_writers_with_the_same_stale_version_cannot_both_append(store):
+    store.append("acc", ev("Opened"))
+    seen_by_a = seen_by_b = store.stream_version("acc")
+    store.append("acc", ev("Deposited", by="a"), expected_version=seen_by_a)
+    with pytest.raises(WrongExpectedVersion):
+        store.append("acc", ev("Deposited", by="b"), expected_version=seen_by_b)
+    assert [e.data.get("by") for e in store.read_stream("acc")] == [None, "a"]
+
+
+# --- bad input: a clear error, nothing written ----------------------------------------------
+
+BAD_STREAM_IDS = [
+    ("", ValueError, "non-empty"),
+    ("   ", ValueError, "non-empty"),
+    (None, TypeError, "must be a str, not NoneType"),
+    (42, TypeError, "must be a str, not int"),
+    (b"order", TypeError, "must be a str, not bytes"),
+    ("x" * (MAX_STREAM_ID_LENGTH + 1), ValueError, "limit is"),
+    ("a\x00b", ValueError, "NUL"),
+]
+
+
+@pytest.mark.parametrize(("stream_id", "error", "message"), BAD_STREAM_IDS)
+def test_bad_stream_ids_are_refused(store, stream_id, error, message):
+    with pytest.raises(error, match=message):
+        store.append(stream_id, ev())
+    with pytest.raises(error, match=message):
+        store.read_stream(stream_id)
+    with pytest.raises(error, match=message):
+        store.stream_version(stream_id)
+    assert store.last_position() == 0
+
+
+def test_longest_allowed_stream_id_works(store):
+    name = "x" * MAX_STREAM_ID_LENGTH
+    assert store.append(name, ev()) == 1
+    assert store.streams() == [name]
+
+
+@pytest.mark.parametrize(
+    ("expected", "error", "message"),
+    [(-1, ValueError, ">= 0"), ("1", TypeError, "not str"), (True, TypeError, "not bool"),
+     (1.0, TypeError, "not float"), (None, TypeError, "not NoneType")],
+)
+def test_bad_expected_versions_are_refused(store, expected, error, message):
+    with pytest.raises(error, match=message):
+        store.append("s", ev(), expected_version=expected)
+    assert store.last_position() == 0
+
+
+@pytest.mark.parametrize(
+    ("events", "message"),
+    [({"type": "X"}, "not dict"), ("OrderPlaced", "not str"),
+     ([Event("A"), {"type": "B"}], r"events\[1\] is a dict"),
+     ([Event("A"), None], r"events\[1\] is a NoneType"), (iter([Event("A")]), "list_iterator")],
+)
+def test_things_that_are_not_events_are_refused_and_nothing_is_written(store, events, message):
+    store.append("s", ev("Before"))
+    with pytest.raises(TypeError, match=message):
+        store.append("s", events)
+    assert [e.type for e in store.read_all()] == ["Before"]
+
+
+def test_non_json_payloads_never_reach_the_store(store):
+    from decimal import Decimal
+
+    with pytest.raises(TypeError, match=r"data\['price'\]: object of type Decimal is not JSON"):
+        store.append("s", [Event("A"), Event("B", {"price": Decimal("1.5")})])
+    assert store.last_position() == 0
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (lambda s: s.read_stream("s", from_version=0), ValueError, "from_version must be >= 1"),
+        (lambda s: s.read_stream("s", to_version=-1), ValueError, "to_version must be >= 0"),
+        (lambda s: s.read_stream("s", from_version="1"), TypeError, "from_version must be an int"),
+        (lambda s: s.read_all(from_position=0), ValueError, "from_position must be >= 1"),
+        (lambda s: s.read_all(limit=-1), ValueError, "limit must be >= 0"),
+        (lambda s: s.read_all(limit=2.5), TypeError, "limit must be an int"),
+    ],
+)
+def test_bad_read_arguments_are_refused(store, call, error, message):
+    with pytest.raises(error, match=message):
+        call(store)
+
+
+# --- snapshots ------------------------------------------------------------------------------
+
+
+def test_snapshots_live_outside_the_streams_and_the_log(store):
+    store.append("acc", [ev("Deposited", amount=i) for i in range(1, 6)])
+    store.save_snapshot("acc", 2, {"balance": 3})
+    store.save_snapshot("acc", 4, {"balance": 10, "history": [1, 2]})
+    assert store.stream_version("acc") == 5
+    assert store.last_position() == 5
+    assert store.streams() == ["acc"]
+    assert store.load_snapshot("acc") == Snapshot("acc", 4, {"balance": 10, "history": [1, 2]})
+    assert store.load_snapshot("acc", max_version=3) == Snapshot("acc", 2, {"balance": 3})
+    assert store.load_snapshot("acc", max_version=1) is None
+    assert store.load_snapshot("other") is None
+
+
+def test_a_loaded_snapshot_is_a_private_mutable_copy(store):
+    store.append("acc", ev())
+    state = {"items": [1]}
+    store.save_snapshot("acc", 1, state)
+    state["items"].append(2)  # the caller changes their dict afterwards: no effect
+    loaded = store.load_snapshot("acc")
+    loaded.state["items"].append(3)  # so does changing what was loaded
+    assert store.load_snapshot("acc").state == {"items": [1]}
+
+
+def test_saving_a_snapshot_again_replaces_it(store):
+    store.append("acc", ev())
+    store.save_snapshot("acc", 1, {"v": "old"})
+    store.save_snapshot("acc", 1, {"v": "new"})
+    assert store.load_snapshot("acc").state == {"v": "new"}
+
+
+def test_bad_snapshots_are_refused(store):
+    store.append("acc", ev())
+    with pytest.raises(ValueError, match="snapshot version 2 is ahead of stream 'acc'"):
+        store.save_snapshot("acc", 2, {})
+    with pytest.raises(TypeError, match=r"state\['when'\]: object of type object is not JSON"):
+        store.save_snapshot("acc", 1, {"when": object()})
+    with pytest.raises(ValueError, match="snapshot version must be >= 1"):
+        store.save_snapshot("acc", 0, {})
+    with pytest.raises(ValueError, match="non-empty"):
+        store.save_snapshot("", 1, {})
+    assert store.load_snapshot("acc") is None
+
+
+# --- checkpoints and subscriptions ------------------------------------------------------------
+
+
+def test_checkpoints_are_saved_by_name(store):
+    store.append("s", [ev(), ev()])
+    assert store.load_checkpoint("emails") == 0
+    store.save_checkpoint("emails", 2)
+    store.save_checkpoint("search", 1)
+    assert (store.load_checkpoint("emails"), store.load_checkpoint("search")) == (2, 1)
+    with pytest.raises(ValueError, match="beyond the end of the log"):
+        store.save_checkpoint("emails", 3)
+    with pytest.raises(ValueError, match="non-empty"):
+        store.save_checkpoint("", 1)
+    assert store.last_position() == 2
+
+
+def test_subscription_catches_up_then_goes_live(store):
+    store.append("a", [ev("One"), ev("Two")])
+    seen = []
+    sub = store.subscribe(lambda e: seen.append((e.position, e.type)))
+    assert seen == [(1, "One"), (2, "Two")]
+    store.append("b", ev("Three"))
+    assert seen == [(1, "One"), (2, "Two"), (3, "Three")]
+    assert sub.position == 3 and sub.delivered == 3 and sub.lag() == 0
+    sub.close()
+    store.append("b", ev("Four"))
+    assert len(seen) == 3
+    assert sub.closed
+
+
+def test_subscribe_from_a_position(store):
+    store.append("a", [ev("One"), ev("Two"), ev("Three")])
+    seen = []
+    store.subscribe(lambda e: seen.append(e.position), from_position=3)
+    assert seen == [3]
+
+
+def test_a_checkpointed_subscriber_resumes_where_it_stopped(store):
+    store.append("a", [ev("One"), ev("Two")])
+    first = []
+    sub = store.subscribe(first.append, checkpoint="dashboard")
+    sub.close()
+    store.append("a", [ev("Three")])
+    assert store.load_checkpoint("dashboard") == 2
+    again = []
+    store.subscribe(again.append, checkpoint="dashboard")
+    assert [e.type for e in again] == ["Three"]
+    assert store.load_checkpoint("dashboard") == 3
+
+
+def test_a_failing_handler_keeps_its_event_during_catch_up(store):
+    store.append("a", [ev("One"), ev("Boom"), ev("Three")])
+    seen = []
+
+    def fragile(event):
+        if event.type == "Boom":
+            raise RuntimeError("projection bug")
+        seen.append(event.type)
+
+    with pytest.raises(RuntimeError, match="projection bug"):
+        store.subscribe(fragile, checkpoint="p")
+    assert store.load_checkpoint("p") == 1  # One handled; Boom not
+
+    store.subscribe(lambda e: seen.append(e.type), checkpoint="p")  # the fixed handler
+    assert seen == ["One", "Boom", "Three"]
+
+
+def test_a_failing_live_handler_never_breaks_the_append_and_retries_the_same_event(store):
+    broken = {"on": True}
+    seen = []
+
+    def flaky(event):
+        if broken["on"]:
+            raise ConnectionError("mail server down")
+        seen.append(event.version)
+
+    sub = store.subscribe(flaky, checkpoint="mailer")
+    assert store.append("s", ev("A")) == 1  # the append succeeded; the handler did not
+    assert isinstance(sub.error, ConnectionError)
+    assert sub.failed_event.version == 1
+    assert sub.position == 0 and store.load_checkpoint("mailer") == 0
+    store.append("s", ev("B"))  # tries again from A, fails again
+    assert sub.position == 0 and seen == []
+
+    with pytest.raises(ConnectionError):  # an explicit poll reports the error to you
+        sub.poll()
+
+    broken["on"] = False
+    assert sub.poll() == 2
+    assert seen == [1, 2]
+    assert sub.error is None and sub.failed_event is None
+    assert store.load_checkpoint("mailer") == 2
+
+
+def test_a_handler_may_append_and_events_stay_in_order(store):
+    seen = []
+
+    def reactor(event):
+        seen.append(event.type)
+        if event.type == "OrderPlaced":
+            store.append("email", ev("EmailQueued"))
+            seen.append("after append")
+
+    store.subscribe(reactor)
+    store.append("order", ev("OrderPlaced"))
+    assert seen == ["OrderPlaced", "after append", "EmailQueued"]
+
+
+def test_a_poll_only_subscription_moves_only_when_polled(store):
+    seen = []
+    sub = store.subscribe(seen.append, live=False)
+    store.append("s", [ev(), ev()])
+    assert seen == []
+    assert sub.lag() == 2
+    assert sub.poll() == 2
+    assert sub.poll() == 0
+    assert [e.position for e in seen] == [1, 2]
+
+
+def test_small_batches_deliver_everything(store):
+    store.append("s", [ev(n=i) for i in range(7)])
+    seen = []
+    store.subscribe(lambda e: seen.append(e.data["n"]), batch_size=3, checkpoint="c")
+    assert seen == list(range(7))
+    assert store.load_checkpoint("c") == 7
+
+
+def test_bad_subscriptions_are_refused(store):
+    with pytest.raises(TypeError, match="handler must be callable"):
+        store.subscribe("not a function")
+    with pytest.raises(ValueError, match="from_position must be >= 1"):
+        store.subscribe(print, from_position=0)
+    with pytest.raises(ValueError, match="batch_size must be >= 1"):
+        store.subscribe(print, batch_size=0)
+    with pytest.raises(ValueError, match="checkpoint name must be a non-empty name"):
+        store.subscribe(print, checkpoint="")
+
+
+def test_tracing_appends_and_deliveries(make_store):
+    tracer = Tracer()
+    store = make_store(tracer=tracer)
+    with eda_kit.reproducible():
+
+        def projector(event):
+            if event.type == "Bad":
+                raise KeyError("sku")
+
+        store.subscribe(projector)
+        store.append("order-A1", ev("OrderPlaced"))
+        store.append("order-A1", ev("Bad"))
+    assert [(r.source, r.event, r.target, r.outcome) for r in tracer] == [
+        ("order-A1", "OrderPlaced", None, "sent"),
+        ("order-A1", "OrderPlaced", "test_tracing_appends_and_deliveries.<locals>.projector",
+         "delivered"),
+        ("order-A1", "Bad", None, "sent"),
+        ("order-A1", "Bad", "test_tracing_appends_and_deliveries.<locals>.projector", "failed"),
+    ]
+    assert tracer[-1].detail == "KeyError: 'sku'"
+    assert tracer[0].event_id == "evt-0001"
+
+
+# --- lifetime --------------------------------------------------------------------------------
+
+
+def test_a_closed_store_refuses_work_and_closes_its_subscriptions(store):
+    sub = store.subscribe(print)
+    store.close()
+    store.close()  # twice is fine
+    assert sub.closed
+    for call in (lambda: store.append("s", ev()), store.read_all, store.last_position,
+                 lambda: store.read_stream("s"), store.streams):
+        with pytest.raises(ValueError, match="closed"):
+            call()
+
+
+def test_context_manager_closes(make_store):
+    with make_store() as store:
+        store.append("s", ev())
+    assert store.closed
