@@ -81,7 +81,7 @@ class Projection:
     - ``store``: an event store (``read_all``, ``last_position``, ``subscribe``).
     - ``read_model``: a *factory* for an empty read model: ``dict`` (the default),
       ``list``, ``lambda: SQLiteReadModel(SCHEMA)``... Called again by ``rebuild()``.
-    - ``tracer``: if given, each applied event is traced (``store --OrderPlaced--> name``).
+    - ``tracer``: if given, each applied event is traced (``event store --OrderPlaced--> name``).
     - ``batch_size``: how many events ``catch_up()`` reads from the store at a time.
     """
 
@@ -225,12 +225,12 @@ class Projection:
             except Exception as error:
                 self.error = ProjectionStalled(self.name, event, error)
                 if self._tracer is not None:
-                    self._tracer.record("store", event.type, self.name, "failed",
+                    self._tracer.record("event store", event.type, self.name, "failed",
                                         detail=f"{type(error).__name__}: {error}",
                                         event_id=event.id, via=event.stream_id)
                 raise self.error from error
             if self._tracer is not None:
-                self._tracer.record("store", event.type, self.name, "delivered",
+                self._tracer.record("event store", event.type, self.name, "delivered",
                                     event_id=event.id, via=event.stream_id)
         self.position = event.position
 
