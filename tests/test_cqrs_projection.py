@@ -380,3 +380,24 @@ def test_rebuild_closes_the_old_sqlite_read_model(store):
     assert projection.read_model.query("SELECT x FROM t") == [{"x": 1}, {"x": 2}]
     with pytest.raises(Exception, match="closed"):
         made[0].query("SELECT 1")
+
+
+# --- the same projection on the SQLite event store ---------------------------------------------
+
+
+def test_a_projection_follows_a_sqlite_event_store_too(tmp_path):
+    from eda_kit.store import SQLiteEventStore
+
+    with SQLiteEventStore(tmp_path / "shop.db") as store:
+        store.append("order-A1", placed("A1", total=30))
+        projection = order_details(store).start()
+        store.append("order-A1", paid("A1"))
+        store.append("order-B2", Event("OrderPaid", {"order_id": "B2"}))  # paid, never placed
+        assert projection.status == "stalled" and projection.position == 2
+        assert "KeyError: 'B2'" in str(projection.error)
+        projection.on("OrderPaid", lambda view, event: view.get(
+            event.data["order_id"], {}).update(status="paid"), replace=True)
+        assert projection.catch_up() == 1
+        assert projection.read_model == {"A1": {"customer": "asha", "total": 30,
+                                                "status": "paid"}}
+        projection.stop()
