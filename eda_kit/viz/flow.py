@@ -1,0 +1,403 @@
+"""The flow picture: who sends which events, and who receives them.
+
+A trace is a list of steps ("OrderService sent order.created", "EmailService got it").
+:func:`flow_graph` folds those steps into a graph, and :func:`draw_flow` draws that graph in
+four columns, left to right, the way people draw it on a whiteboard::
+
+    producers  ->  events / topics  ->  consumers  ->  dead letters
+
+How a trace becomes a graph (the trace conventions of ``eda_kit.trace``):
+
+- a ``"sent"`` (or ``"unhandled"``) step, target ``None``: edge producer -> event;
+- a delivery step (``"delivered"``, ``"failed"``, ``"retried"``, ``"compensated"``, ...):
+  edge event -> consumer;
+- a ``"dead_lettered"`` step: edge consumer -> the dead-letter node.
+
+Every step lands on exactly one edge (:func:`edge_for`), which is how the replay player
+knows which arrow to light up.
+
+Node ids are the kind and the name joined by a colon: ``"producer:OrderService"``,
+``"event:order.created"``, ``"consumer:EmailService"``, ``"dead_letter:dead letters"``. So a
+producer and an event may share a name without clashing. Each node also has a ``label`` (the
+name as drawn) and a ``kind``; :func:`find_node` finds a node by its label. A service that both
+listens and emits appears twice: once as a consumer (what it hears) and once as a producer
+(what it says). Topics of the bus are ``"event"`` nodes too: a topic *is* the event's name.
+
+Each edge carries ``count`` (how many steps landed on it), one integer per outcome
+(``sent``, ``delivered``, ``failed``, ``retried``, ``dead_lettered``, ``compensated``,
+``unhandled``), an ``outcomes`` dict with every outcome seen (also the saga's ``started`` and
+``done``), ``via`` (the subscription patterns that routed it, sorted), ``events`` (for
+dead-letter edges: which events were parked) and ``first_seq`` / ``last_seq``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import networkx as nx
+
+from ..trace import Tracer, TraceRecord
+from . import _style
+
+__all__ = [
+    "flow_graph", "draw_flow", "flow_layout", "flow_figsize", "node_id", "find_node", "edge_for",
+]
+
+#: Outcomes every edge has a counter for (zero when it never happened).
+EDGE_OUTCOMES = ("sent", "delivered", "failed", "retried", "dead_lettered", "compensated",
+                 "unhandled")
+#: Outcomes of a send (target None): they belong on the producer -> event edge.
+SEND_OUTCOMES = ("sent", "unhandled")
+DEAD_LETTERS = "dead letters"
+#: What an edge label calls each troublesome outcome.
+_PROBLEM_WORDS = {
+    "failed": "failed",
+    "retried": "retried",
+    "dead_lettered": "dead-lettered",
+    "compensated": "compensated",
+    "unhandled": "unhandled",
+}
+_QUIET = ("sent", "delivered", "started", "done")
+
+
+def node_id(kind: str, name: str) -> str:
+    """The id of a node in a flow graph: ``node_id("producer", "Shop") == "producer:Shop"``."""
+    if kind not in _style.KINDS:
+        raise ValueError(f"unknown node kind {kind!r}; expected one of {list(_style.KINDS)}")
+    return f"{kind}:{name}"
+
+
+def edge_for(record: TraceRecord) -> tuple[str, str]:
+    """The edge of the flow graph that one trace step belongs to."""
+    if record.target is None:
+        return node_id("producer", record.source), node_id("event", record.event)
+    if record.outcome == "dead_lettered":
+        return node_id("consumer", record.target), node_id("dead_letter", DEAD_LETTERS)
+    return node_id("event", record.event), node_id("consumer", record.target)
+
+
+def _records(trace: Tracer | Iterable[TraceRecord]) -> list[TraceRecord]:
+    """The steps of a Tracer or of a list of TraceRecords, checked."""
+    records = trace.records if isinstance(trace, Tracer) else list(trace)
+    for i, record in enumerate(records):
+        if not isinstance(record, TraceRecord):
+            raise TypeError(
+                f"trace item {i} is a {type(record).__name__}, not a TraceRecord "
+                "(pass a Tracer or a list of its records)"
+            )
+    return records
+
+
+def flow_graph(trace: Tracer | Iterable[TraceRecord]) -> nx.DiGraph:
+    """Fold a trace into a directed graph of producers, events, consumers and dead letters.
+
+    Same trace, same graph: nodes and edges are added in the order they first appear.
+    """
+    graph = nx.DiGraph()
+
+    def add_node(kind: str, name: str, seq: int) -> str:
+        nid = node_id(kind, name)
+        if nid not in graph:
+            graph.add_node(nid, kind=kind, label=name, first_seq=seq)
+        return nid
+
+    def add_edge(u: str, v: str, seq: int) -> dict[str, Any]:
+        if not graph.has_edge(u, v):
+            graph.add_edge(u, v, count=0, **dict.fromkeys(EDGE_OUTCOMES, 0), outcomes={},
+                           via=[], events={}, first_seq=seq, last_seq=seq)
+        return graph.edges[u, v]
+
+    for record in _records(trace):
+        seq = record.seq
+        producer = add_node("producer", record.source, seq)
+        event = add_node("event", record.event, seq)
+        sent = add_edge(producer, event, seq)  # a delivery implies its send, even untraced
+        if record.target is None:
+            data = sent
+        elif record.outcome == "dead_lettered":
+            consumer = add_node("consumer", record.target, seq)
+            add_edge(event, consumer, seq)
+            data = add_edge(consumer, add_node("dead_letter", DEAD_LETTERS, seq), seq)
+        else:
+            data = add_edge(event, add_node("consumer", record.target, seq), seq)
+        data["count"] += 1
+        data["last_seq"] = seq
+        data["outcomes"][record.outcome] = data["outcomes"].get(record.outcome, 0) + 1
+        if record.outcome in EDGE_OUTCOMES:
+            data[record.outcome] += 1
+        if record.via is not None and record.via not in data["via"]:
+            data["via"] = sorted([*data["via"], record.via])
+        if record.outcome == "dead_lettered":
+            data["events"][record.event] = data["events"].get(record.event, 0) + 1
+    return graph
+
+
+def find_node(graph: nx.DiGraph, label: str, kind: str | None = None) -> str:
+    """The id of the node drawn as ``label`` (narrowed to ``kind`` when given).
+
+    Raises ``KeyError`` when no node has that label, and ``ValueError`` when several do
+    (a producer and an event named alike): then pass ``kind=``.
+    """
+    if kind is not None and kind not in _style.KINDS:
+        raise ValueError(f"unknown node kind {kind!r}; expected one of {list(_style.KINDS)}")
+    matches = [n for n, d in graph.nodes(data=True)
+               if d.get("label") == label and (kind is None or d.get("kind") == kind)]
+    if not matches:
+        where = f" of kind {kind!r}" if kind else ""
+        raise KeyError(f"no node{where} labelled {label!r} in the graph")
+    if len(matches) > 1:
+        raise ValueError(
+            f"label {label!r} names {len(matches)} nodes ({', '.join(map(repr, matches))}); "
+            "pass kind='producer', 'event', 'consumer' or 'dead_letter'"
+        )
+    return matches[0]
+
+
+def _as_graph(graph_or_trace: Any) -> nx.DiGraph:
+    if isinstance(graph_or_trace, nx.DiGraph):
+        for node, data in graph_or_trace.nodes(data=True):
+            if data.get("kind") not in _style.KINDS:
+                raise ValueError(
+                    f"node {node!r} has kind {data.get('kind')!r}; draw_flow draws graphs made "
+                    "by flow_graph (node kinds producer, event, consumer, dead_letter)"
+                )
+        return graph_or_trace
+    if isinstance(graph_or_trace, (Tracer, list, tuple)):
+        return flow_graph(graph_or_trace)
+    raise TypeError(
+        f"draw_flow needs a flow graph, a Tracer or a list of TraceRecords, "
+        f"not {type(graph_or_trace).__name__}"
+    )
+
+
+#: Layout measures, in inches at the default figure size (boxes are sized by their text).
+_COLUMN_GAP = 1.4
+_ROW_GAP = 0.34
+_MARGIN = 0.25
+_HEADER = 0.4
+_FOOTER = 0.4
+
+
+def _box_size(label: str) -> tuple[float, float]:
+    """Width and height (inches) of a node's box, estimated from its wrapped label."""
+    lines = _style.wrap_label(label).split("\n")
+    pad = 2 * 0.45 * _style.FONT_SIZE / 72
+    width = max(len(line) for line in lines) * 0.6 * _style.FONT_SIZE / 72 + pad
+    return width, len(lines) * 1.25 * _style.FONT_SIZE / 72 + pad
+
+
+def _pack(desired: list[float], pitch: float) -> list[float]:
+    """Rows as close as possible to ``desired`` (top to bottom), at least ``pitch`` apart."""
+    placed: list[float] = []
+    for y in desired:
+        placed.append(min(y, placed[-1] - pitch) if placed else y)
+    shift = (sum(desired) - sum(placed)) / len(placed) if placed else 0.0
+    return [y + shift for y in placed]
+
+
+def flow_layout(graph: nx.DiGraph) -> dict[str, tuple[float, float]]:
+    """Positions (in inches) for the layered drawing: one column per kind, one row per node.
+
+    Deterministic, with no randomness at all: events are grouped by their first producer and
+    kept in the order they first happened; producers, consumers and dead letters sit level
+    with the neighbours they connect to, which keeps arrows short and crossings few.
+    """
+    data = graph.nodes
+    kinds = [k for k in _style.KINDS if any(d["kind"] == k for _, d in data(data=True))]
+    column = {k: [n for n, d in data(data=True) if d["kind"] == k] for k in kinds}
+    sizes = {n: _box_size(str(d["label"])) for n, d in data(data=True)}
+    pitch = max((h for _, h in sizes.values()), default=0.0) + _ROW_GAP
+    rows: dict[str, float] = {}
+
+    def first_producer_seq(event: str) -> int:
+        producers = [data[p]["first_seq"] for p in graph.predecessors(event)]
+        return min(producers, default=data[event]["first_seq"])
+
+    def stack(kind: str) -> None:  # evenly, centred on 0, in the current order
+        nodes = column[kind]
+        for i, node in enumerate(nodes):
+            rows[node] = ((len(nodes) - 1) / 2 - i) * pitch
+
+    def level_with(kind: str, neighbours: Any) -> None:
+        def desired(node: str) -> float:
+            ys = [rows[m] for m in neighbours(node) if m in rows]
+            return sum(ys) / len(ys) if ys else 0.0
+
+        nodes = sorted(column[kind], key=lambda n: (-desired(n), data[n]["first_seq"]))
+        column[kind] = nodes
+        rows.update(zip(nodes, _pack([desired(n) for n in nodes], pitch), strict=True))
+
+    if "event" in column:
+        column["event"].sort(key=lambda n: (first_producer_seq(n), data[n]["first_seq"]))
+        stack("event")
+    if "producer" in column:
+        level_with("producer", graph.successors)
+    if "consumer" in column:
+        level_with("consumer", graph.predecessors)
+    if "dead_letter" in column:
+        level_with("dead_letter", graph.predecessors)
+
+    x = {}
+    right = 0.0
+    for kind in kinds:
+        half = max(sizes[n][0] for n in column[kind]) / 2
+        x[kind] = right + half if x else 0.0
+        right = x[kind] + half + _COLUMN_GAP
+    return {n: (x[data[n]["kind"]], rows[n]) for n in graph.nodes}
+
+
+def flow_figsize(graph: nx.DiGraph) -> tuple[float, float]:
+    """The natural figure size (inches) of ``draw_flow(graph)``: text at its true size."""
+    left, right, bottom, top = _extent(graph, flow_layout(graph))
+    return _style.round_size(right - left, top - bottom)
+
+
+def _extent(graph: nx.DiGraph, pos: dict[str, tuple[float, float]]) -> tuple[float, ...]:
+    """left, right, bottom, top of the drawing (inches), margins included."""
+    if not pos:
+        return -1.5, 1.5, -0.8, 0.8
+    half_w = {n: _box_size(str(graph.nodes[n]["label"]))[0] / 2 for n in pos}
+    half_h = {n: _box_size(str(graph.nodes[n]["label"]))[1] / 2 for n in pos}
+    return (min(x - half_w[n] for n, (x, _) in pos.items()) - _MARGIN,
+            max(x + half_w[n] for n, (x, _) in pos.items()) + _MARGIN,
+            min(y - half_h[n] for n, (_, y) in pos.items()) - _FOOTER,
+            max(y + half_h[n] for n, (_, y) in pos.items()) + _HEADER)
+
+
+def _edge_label(data: dict[str, Any]) -> str:
+    quiet = sum(data["outcomes"].get(o, 0) for o in _QUIET)
+    parts = [f"×{quiet}"] if quiet else []
+    for outcome, word in _PROBLEM_WORDS.items():
+        if data["outcomes"].get(outcome):
+            parts.append(f"{data['outcomes'][outcome]} {word}")
+    for outcome, n in data["outcomes"].items():  # a component's own words, shown as they are
+        if outcome not in _QUIET and outcome not in _PROBLEM_WORDS:
+            parts.append(f"{n} {outcome}")
+    return ", ".join(parts)
+
+
+def _resolve_highlight(graph: nx.DiGraph, highlight: Any) -> tuple[set[str], set[tuple]]:
+    """Turn ``highlight`` (node id, label, edge, TraceRecord) into nodes and edges to mark."""
+    if highlight is None:
+        return set(), set()
+
+    def node(ref: Any) -> str:
+        if ref in graph:
+            return ref
+        if isinstance(ref, str):
+            return find_node(graph, ref)
+        raise ValueError(f"highlight: {ref!r} is not a node of this graph")
+
+    if isinstance(highlight, TraceRecord):
+        highlight = edge_for(highlight)
+    if isinstance(highlight, tuple) and len(highlight) == 2:
+        u, v = node(highlight[0]), node(highlight[1])
+        if not graph.has_edge(u, v):
+            raise ValueError(f"highlight: the graph has no edge {u!r} -> {v!r}")
+        return {u, v}, {(u, v)}
+    if isinstance(highlight, str):
+        return {node(highlight)}, set()
+    raise TypeError(
+        "highlight must be a node id or label, an edge (u, v) or a TraceRecord, "
+        f"not {type(highlight).__name__}"
+    )
+
+
+def draw_flow(
+    graph_or_trace: Any,
+    ax: Any = None,
+    highlight: Any = None,
+    *,
+    title: str | None = None,
+) -> Any:
+    """Draw a flow graph (or a trace) in layered columns and return the matplotlib Axes.
+
+    - ``ax``: draw there; when ``None``, a new figure at the graph's natural size
+      (:func:`flow_figsize`), shown once inline in a notebook.
+    - ``highlight``: a node (id such as ``"consumer:EmailService"``, or its label), an edge
+      ``(u, v)`` or a ``TraceRecord`` (its edge): drawn thick and blue.
+    - Arrows: grey = fine; red dashed = failed or dead-lettered; orange = retried;
+      dotted grey = nobody listened. Labels count the steps: ``×3, 1 failed``.
+    """
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import FancyArrowPatch
+
+    graph = _as_graph(graph_or_trace)
+    marked_nodes, marked_edges = _resolve_highlight(graph, highlight)
+    pos = flow_layout(graph)
+    left, right, bottom, top = _extent(graph, pos)
+    if title:
+        top += 0.35
+    if ax is None:
+        width, height = _style.round_size(right - left, top - bottom)
+        ax = _style.new_axes((width, height), fill=True)
+    ax.set_axis_off()
+    ax.set_xlim(left, right)
+    ax.set_ylim(bottom, top)
+    ax.set_aspect("equal")
+    if title:
+        ax.text((left + right) / 2, top - 0.12, title, ha="center", va="top",
+                fontsize=_style.FONT_SIZE + 1, fontweight="bold")
+    if graph.number_of_nodes() == 0:
+        ax.text(0, 0, "empty trace: nothing happened yet", ha="center", va="center",
+                color="#777777", fontsize=_style.FONT_SIZE)
+        return ax
+
+    heading_y = max(y + _box_size(str(graph.nodes[n]["label"]))[1] / 2
+                    for n, (_, y) in pos.items()) + 0.1
+    for kind in _style.KINDS:  # column headings
+        xs = {pos[n][0] for n, d in graph.nodes(data=True) if d["kind"] == kind}
+        if xs:
+            ax.text(xs.pop(), heading_y, _style.COLUMN_TITLE[kind], ha="center", va="bottom",
+                    color="#777777", fontsize=_style.SMALL_FONT, style="italic")
+
+    boxes = {}
+    for node, data in graph.nodes(data=True):  # boxes first: arrows are clipped to them
+        marked = node in marked_nodes
+        boxes[node] = ax.text(
+            *pos[node], _style.wrap_label(str(data["label"])), ha="center", va="center",
+            fontsize=_style.FONT_SIZE, zorder=3,
+            bbox={"boxstyle": "round,pad=0.45", "facecolor": _style.NODE_FILL[data["kind"]],
+                  "edgecolor": _style.HIGHLIGHT if marked else _style.NODE_EDGE,
+                  "linewidth": 2.8 if marked else 1.0},
+        )
+
+    used: dict[tuple[str, str], list[str]] = {}
+    for u, v, data in graph.edges(data=True):
+        marked = (u, v) in marked_edges
+        worst = _style.worst_outcome(data["outcomes"])
+        color, linestyle = _style.style_of(worst)
+        if worst is not None and worst not in _QUIET:
+            words = used.setdefault((color, linestyle), [])
+            words.extend(o.replace("_", "-") for o in data["outcomes"]
+                         if o not in _QUIET and _style.style_of(o) == (color, linestyle)
+                         and o.replace("_", "-") not in words)
+        if marked:
+            color, linestyle = _style.HIGHLIGHT, "solid"
+        width = 3.2 if marked else 1.2 + 0.5 * min(data["count"], 9) ** 0.5
+        ax.add_patch(FancyArrowPatch(
+            pos[u], pos[v], arrowstyle="-|>", mutation_scale=14, color=color,
+            linestyle=linestyle, linewidth=width, shrinkA=2, shrinkB=2, zorder=5 if marked else 4,
+            patchA=boxes[u].get_bbox_patch(), patchB=boxes[v].get_bbox_patch(),
+        ))
+        label = _edge_label(data)
+        if label:  # just above the middle of the visible part of the arrow
+            (x1, y1), (x2, y2) = pos[u], pos[v]
+            gap_start = x1 + _box_size(str(graph.nodes[u]["label"]))[0] / 2
+            gap_end = x2 - _box_size(str(graph.nodes[v]["label"]))[0] / 2
+            x = (gap_start + gap_end) / 2
+            y = y1 + (y2 - y1) * (x - x1) / (x2 - x1) if x2 != x1 else (y1 + y2) / 2
+            ax.text(x, y + 0.05, label, ha="center", va="bottom", fontsize=_style.SMALL_FONT,
+                    color=color, zorder=6, fontweight="bold" if marked else "normal",
+                    bbox={"boxstyle": "round,pad=0.1", "facecolor": "white",
+                          "edgecolor": "none", "alpha": 0.85})
+
+    legend = [Line2D([], [], color=c, linestyle=ls, linewidth=1.8, label=" / ".join(words))
+              for (c, ls), words in used.items()]
+    if marked_edges or marked_nodes:
+        legend.append(Line2D([], [], color=_style.HIGHLIGHT, linewidth=3, label="highlighted"))
+    if legend:
+        ax.legend(handles=legend, loc="lower center", ncols=len(legend), frameon=False,
+                  fontsize=_style.SMALL_FONT, handlelength=2.2, borderaxespad=0.1)
+    return ax
