@@ -15,6 +15,7 @@ loads neither.
 """
 
 from .flow import draw_flow, edge_for, find_node, flow_graph, flow_layout, node_id
+from .saga import draw_saga
 from .state import plot_state
 from .timeline import timeline
 
@@ -27,4 +28,5 @@ __all__ = [
     "edge_for",
     "timeline",
     "plot_state",
+    "draw_saga",
 ]

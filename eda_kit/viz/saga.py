@@ -1,0 +1,128 @@
+"""The saga picture: steps left to right, and the compensations running back.
+
+    from eda_kit import viz
+    viz.draw_saga(result)          # result = saga.run(...) or saga.resume(...)
+
+Each step is a box, in the saga's order, coloured by how it ended:
+
+    done         green        the action succeeded and stands
+    failed       red          the action failed for good: this is where the saga turned back
+    compensated  purple       the action succeeded, then was undone
+    undo failed  dark red     the compensation gave up: someone has to look at it
+    not run      white        the saga never got there
+
+Grey arrows along the top are the way forward. Purple arrows below run *back*, from the
+failed step to each compensated step in the order the compensations ran (numbered), which
+makes "newest first" visible at a glance. A step that needed retries says so under its name.
+The drawing reads only the :class:`~eda_kit.saga.SagaResult`, and is the same every time.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import _style
+
+__all__ = ["draw_saga", "step_states"]
+
+#: How each final state of a step is drawn: (fill, edge colour, line style, label).
+STATE_STYLE = {
+    "done": ("#d9ead3", "#38761d", "solid", "done"),
+    "failed": ("#f4cccc", "#d62728", "solid", "failed"),
+    "compensated": ("#e8dcf0", "#7b3fa0", "solid", "compensated"),
+    "compensation_failed": ("#e06666", "#85200c", "solid", "undo failed"),
+    "not_run": ("#ffffff", "#9e9e9e", "dashed", "not run"),
+}
+BACK_COLOUR = "#7b3fa0"
+WIDTH, HEIGHT, GAP = 1.9, 0.9, 0.7
+ARC = 0.45  # how far the arrows back bend below the boxes
+
+
+def step_states(result: Any) -> dict[str, str]:
+    """Each step's final state (a key of :data:`STATE_STYLE`), from the result's history."""
+    states = {name: "not_run" for name in result.steps}
+    for name, outcome in result.history:
+        if outcome in ("done", "failed", "compensated", "compensation_failed"):
+            states[name] = outcome
+    return states
+
+
+def draw_saga(result: Any, ax: Any = None) -> Any:
+    """Draw a :class:`~eda_kit.saga.SagaResult`; return the matplotlib ``Axes``."""
+    if not hasattr(result, "history") or not hasattr(result, "steps"):
+        raise TypeError(
+            f"draw_saga needs a SagaResult (from saga.run), not {type(result).__name__}")
+    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Patch
+
+    steps = list(result.steps)
+    states = step_states(result)
+    retries = {name: 0 for name in steps}
+    for name, outcome in result.history:
+        if outcome == "retried":
+            retries[name] += 1
+    if ax is None:
+        ax = _style.new_axes((max(6.0, 2.2 * len(steps) + 0.6), 3.3))
+    pitch = WIDTH + GAP
+    centre = {name: i * pitch for i, name in enumerate(steps)}
+
+    for name in steps:
+        fill, edge, style, _label = STATE_STYLE[states[name]]
+        x = centre[name]
+        ax.add_patch(FancyBboxPatch(
+            (x - WIDTH / 2, -HEIGHT / 2), WIDTH, HEIGHT,
+            boxstyle="round,pad=0.02,rounding_size=0.12", facecolor=fill, edgecolor=edge,
+            linestyle=style, linewidth=1.6, zorder=2))
+        text = _style.wrap_label(name, 18)
+        ax.text(x, 0.08, text, ha="center", va="center", fontsize=_style.FONT_SIZE, zorder=3)
+        note = STATE_STYLE[states[name]][3]
+        if retries[name]:
+            note += f", {retries[name]} retr{'y' if retries[name] == 1 else 'ies'}"
+        ax.text(x, -0.3, note, ha="center", va="center", fontsize=_style.SMALL_FONT,
+                color="#333333", zorder=3)
+
+    for left, right in zip(steps, steps[1:]):  # the way forward
+        ran = states[right] != "not_run"
+        ax.add_patch(FancyArrowPatch(
+            (centre[left] + WIDTH / 2, 0.0), (centre[right] - WIDTH / 2, 0.0),
+            arrowstyle="-|>", mutation_scale=14, linewidth=1.4,
+            color="#555555" if ran else "#bbbbbb", linestyle="solid" if ran else "dotted",
+            zorder=1))
+
+    # the way back: failed step -> first undone -> next undone -> ...
+    undone = [(name, outcome) for name, outcome in result.history
+              if outcome in ("compensated", "compensation_failed")]
+    failed = [name for name, outcome in result.history if outcome == "failed"]
+    previous = failed[-1] if failed else None
+    lowest = -HEIGHT / 2 - 0.3
+    for number, (name, outcome) in enumerate(undone, start=1):
+        if previous is not None:
+            colour = BACK_COLOUR if outcome == "compensated" else "#85200c"
+            start, end = centre[previous], centre[name]
+            bottom = -HEIGHT / 2 - 0.02
+            ax.add_patch(FancyArrowPatch(
+                (start - 0.25, bottom), (end + 0.25, bottom),
+                connectionstyle=f"arc3,rad={-ARC}", arrowstyle="-|>", mutation_scale=14,
+                linewidth=1.6, color=colour,
+                linestyle="solid" if outcome == "compensated" else "dashed", zorder=1))
+            depth = bottom - ARC * (abs(start - end) - 0.5) / 2  # the arc's lowest point
+            ax.text((start + end) / 2, depth, f"undo {number}", ha="center", va="center",
+                    fontsize=_style.SMALL_FONT, color=colour,
+                    bbox={"boxstyle": "round,pad=0.15", "facecolor": "white",
+                          "edgecolor": "none"}, zorder=4)
+            lowest = min(lowest, depth - 0.3)
+        previous = name
+
+    span = max(centre.values()) if centre else 0.0
+    ax.set_xlim(-WIDTH / 2 - 0.3, span + WIDTH / 2 + 0.3)
+    ax.set_ylim(lowest, HEIGHT / 2 + 0.35)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    ax.set_title(f"saga {result.name!r} ({result.saga_id}): {result.status}",
+                 fontsize=_style.FONT_SIZE + 1)
+    shown = [s for s in STATE_STYLE if s in states.values()]
+    ax.legend(handles=[Patch(facecolor=STATE_STYLE[s][0], edgecolor=STATE_STYLE[s][1],
+                             linestyle=STATE_STYLE[s][2], label=STATE_STYLE[s][3])
+                       for s in shown],
+              loc="upper center", bbox_to_anchor=(0.5, -0.02), ncol=len(shown), frameon=False,
+              fontsize=_style.SMALL_FONT)
+    return ax
