@@ -1,0 +1,163 @@
+"""Every notebook, run in JupyterLab in headless Chromium, as a learner would see it.
+
+nbval proves what the kernel computes; these tests prove what the browser shows: all cells run
+without an unexpected error, every figure is a loaded image, every widget rendered, and every
+ReplayPlayer answers its controls (step forward, step back, play, slider) by changing the event,
+the state and the flow-graph highlight on screen.
+
+New notebooks in notebooks/ are picked up without editing this file (see conftest.py).
+"""
+
+from __future__ import annotations
+
+import pytest
+from notebook_page import (
+    ARTIFACTS,
+    NOTEBOOK_DIR,
+    NotebookRun,
+    Player,
+    images,
+    notebooks,
+    player_count,
+    wait_until,
+    widgets,
+)
+
+PNG = "image/png"
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+def test_there_are_notebooks_to_test():
+    assert notebooks(), f"no notebooks found in {NOTEBOOK_DIR}"
+
+
+def test_no_error_output_and_every_cell_ran(notebook: NotebookRun):
+    for number, cell in enumerate(notebook.code_cells(), start=1):
+        if "raises-exception" in cell["metadata"].get("tags", []):
+            continue  # a cell that shows a failure on purpose (nbval and JupyterLab allow it)
+        for output in cell.get("outputs", []):
+            assert output["output_type"] != "error", (
+                f"{notebook.name}, code cell {number} raised "
+                f"{output.get('ename')}: {output.get('evalue')}"
+            )
+    not_run = [
+        number for number, cell in enumerate(notebook.code_cells(), start=1)
+        if "".join(cell["source"]).strip() and cell.get("execution_count") is None
+    ]
+    assert not not_run, f"{notebook.name}: code cells {not_run} never ran"
+
+
+def test_every_figure_is_a_loaded_image(notebook: NotebookRun):
+    expected = sum(PNG in output.get("data", {}) for _, output in notebook.outputs())
+    # Figures in cell outputs, not inside widgets (a player's graph is checked by its own test).
+    def figures() -> list[dict]:
+        return [img for img in images(notebook) if img["mime"] == PNG and not img["inWidget"]]
+
+    shown = wait_until(
+        figures, lambda imgs: len(imgs) == expected and all(i["loaded"] for i in imgs), 15
+    )
+    assert len(shown) == expected, (
+        f"{notebook.name}: {expected} image/png outputs in the notebook, {len(shown)} on the page"
+    )
+    broken = [img for img in shown if not img["loaded"]]
+    assert not broken, f"{notebook.name}: figures that did not load: {broken}"
+    # Any other picture on the page (widgets included) must have loaded too.
+    unloaded = wait_until(
+        lambda: [img for img in images(notebook) if not img["loaded"]], lambda bad: not bad, 15
+    )
+    assert not unloaded, f"{notebook.name}: images that did not load: {unloaded}"
+
+
+def test_every_widget_rendered(notebook: NotebookRun):
+    expected = sum(WIDGET_VIEW in output.get("data", {}) for _, output in notebook.outputs())
+    state = wait_until(
+        lambda: widgets(notebook), lambda w: w["views"] == expected or w["errors"], 15
+    )
+    assert not state["errors"], f"{notebook.name}: widgets failed to render: {state['errors']}"
+    assert state["views"] == expected, (
+        f"{notebook.name}: {expected} widget outputs in the notebook, {state['views']} rendered"
+    )
+
+
+@pytest.mark.replay_player
+def test_replay_player_answers_its_controls(notebook: NotebookRun):
+    count = wait_until(lambda: player_count(notebook), bool, 15)
+    assert count, f"{notebook.name} builds a ReplayPlayer but no .eda-replay is on the page"
+    for index in range(count):
+        check_player(Player(notebook, index), f"{notebook.name}, player {index + 1}")
+
+
+def check_player(player: Player, where: str) -> None:
+    player.root.scroll_into_view_if_needed()
+    start = player.wait_for(
+        lambda s: None not in (s["event"], s["state"], s["position"], s["maximum"])
+    )
+    for part in ("event", "state", "position"):
+        assert start[part] is not None, f"{where}: no {part} shown ({start})"
+    assert start["maximum"] > 0, f"{where}: nothing to replay ({start})"
+    if start["position"] >= start["maximum"]:  # parked at the end: step back to make room
+        player.back()
+        start = player.wait_for(lambda s: s["position"] < start["maximum"])
+
+    # Step forward: a new event, a new state, the graph highlight moves.
+    player.step()
+    after = player.wait_for(
+        lambda s: s["position"] == start["position"] + 1
+        and s["event"] != start["event"] and s["state"] != start["state"]
+        and (s["graph"] != start["graph"] or start["graph"] is None)
+    )
+    assert after["position"] == start["position"] + 1, (
+        f"{where}: step forward moved the cursor from {start['position']} to {after['position']}"
+    )
+    assert after["event"] != start["event"], (
+        f"{where}: step forward did not change the event shown: {start['event']!r}"
+    )
+    assert after["state"] != start["state"], (
+        f"{where}: step forward did not change the state shown: {start['state']!r}"
+    )
+    if start["graph"] is not None:
+        assert after["graph"] != start["graph"], f"{where}: the graph did not change with a step"
+    save_player_screenshot(player)
+
+    # Step back: everything returns to where it was.
+    player.back()
+    again = player.wait_for(
+        lambda s: (s["position"], s["event"], s["state"], s["graph"])
+        == (start["position"], start["event"], start["state"], start["graph"])
+    )
+    assert again["position"] == start["position"], f"{where}: step back did not move the cursor"
+    assert again["event"] == start["event"], (
+        f"{where}: after step back the event is {again['event']!r}, was {start['event']!r}"
+    )
+    assert again["state"] == start["state"], (
+        f"{where}: after step back the state is {again['state']!r}, was {start['state']!r}"
+    )
+    assert again["graph"] == start["graph"], f"{where}: step back did not restore the graph"
+
+    # Play: the cursor advances on its own.
+    player.play()
+    played = player.wait_for(
+        lambda s: s["position"] > start["position"] and s["event"] != start["event"]
+    )
+    player.pause()
+    assert played["position"] > start["position"], f"{where}: play did not advance the cursor"
+    assert played["event"] != start["event"], f"{where}: play did not change the event shown"
+
+    # The slider: the left arrow key moves the cursor back one event.
+    settled = wait_until(player.snapshot, lambda s: s == player.snapshot(), 5, interval=0.3)
+    player.slider_key("ArrowLeft")
+    slid = player.wait_for(
+        lambda s: s["position"] == settled["position"] - 1 and s["event"] != settled["event"]
+    )
+    assert slid["position"] == settled["position"] - 1, (
+        f"{where}: the slider's left arrow moved the cursor from {settled['position']} "
+        f"to {slid['position']}"
+    )
+    assert slid["event"] != settled["event"], f"{where}: moving the slider did not change the event"
+
+
+def save_player_screenshot(player: Player) -> None:
+    """Keep a picture of each player (tests/e2e/artifacts/players/) for the README."""
+    folder = ARTIFACTS / "players"
+    folder.mkdir(parents=True, exist_ok=True)
+    player.root.screenshot(path=folder / f"{player.run.stem}-{player.index + 1}.png")
