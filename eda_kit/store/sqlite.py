@@ -45,6 +45,7 @@ Every query is parameterised (``?``), payloads are JSON, nothing is pickled.
 from __future__ import annotations
 
 import json
+import json.scanner
 import os
 import sqlite3
 import threading
@@ -53,7 +54,8 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from ..events import Event, RecordedEvent, recorded_from_storage
+from ..events import Event, RecordedEvent
+from ..payloads import FrozenDict, freeze_trusted
 from ..trace import Tracer
 from .base import (
     ANY,
@@ -68,6 +70,7 @@ from .base import (
     check_stream_id,
     dump_json,
     encode_state,
+    make_recorded,
     version_matches,
 )
 from .subscriptions import Subscribable
@@ -112,36 +115,63 @@ _INSERT = (
     "INSERT INTO events (stream_id, version, type, data, metadata, id, time) "
     "VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
+_STREAM_COLUMNS = "position, version, type, data, metadata, id, time"
 _READ_STREAM = (
-    f"SELECT {_COLUMNS} FROM events WHERE stream_id = ? AND version >= ? "
-    "ORDER BY version"
-)
-_READ_STREAM_TO = (
-    f"SELECT {_COLUMNS} FROM events WHERE stream_id = ? AND version BETWEEN ? AND ? "
+    f"SELECT {_STREAM_COLUMNS} FROM events WHERE stream_id = ? AND version BETWEEN ? AND ? "
     "ORDER BY version"
 )
 _READ_ALL = f"SELECT {_COLUMNS} FROM events WHERE position >= ? ORDER BY position LIMIT ?"
+_NO_END = 2**62  # "no upper bound" for version and position ranges
 _LAST_POSITION = "SELECT max(position) FROM events"
 _STREAMS = "SELECT stream_id FROM events WHERE version = 1 ORDER BY position"
 
 
+# json.loads spends a third of its time in Python-level checks (str or bytes? leading
+# whitespace?) that text this store wrote itself never needs. The C scanner behind it parses
+# one JSON value starting at an index and returns (value, end).
+_scan = json.scanner.make_scanner(json.JSONDecoder())
+_CONTAINERS = frozenset({dict, list})
+_EMPTY = FrozenDict()  # read-only, so one shared instance serves every empty payload
+
+
+def _decode(text: str) -> Any:
+    """JSON text written by this store -> a read-only value."""
+    if text == "{}":
+        return _EMPTY
+    try:
+        value, end = _scan(text, 0)
+    except StopIteration:
+        end = -1
+    if end != len(text):
+        raise ValueError(f"corrupt JSON in the event store: {text[:80]!r}")
+    return freeze_trusted(value) if type(value) in _CONTAINERS else value
+
+
 def _to_events(rows: list[tuple[Any, ...]]) -> list[RecordedEvent]:
-    """Rows -> RecordedEvents, as fast as plain Python allows (this is the read path)."""
-    loads = json.loads
+    """Rows -> RecordedEvents, as fast as plain Python allows (this is the read path).
+
+    The same result as ``eda_kit.events.recorded_from_storage`` for each row, built with
+    ``base.make_recorded`` (much faster when reading thousands of events).
+    """
+    decode = _decode
     parse_time = datetime.fromisoformat
-    make = recorded_from_storage
+    make = make_recorded
     return [
-        make(
-            type_,
-            {} if data == "{}" else loads(data),
-            {} if metadata == "{}" else loads(metadata),
-            id_,
-            parse_time(time_),
-            stream_id,
-            version,
-            position,
-        )
+        make(type_, decode(data), decode(metadata), id_, parse_time(time_),
+             stream_id, version, position)
         for position, stream_id, version, type_, data, metadata, id_, time_ in rows
+    ]
+
+
+def _to_stream_events(stream_id: str, rows: list[tuple[Any, ...]]) -> list[RecordedEvent]:
+    """Like ``_to_events`` for rows of one stream (the stream id is not fetched again)."""
+    decode = _decode
+    parse_time = datetime.fromisoformat
+    make = make_recorded
+    return [
+        make(type_, decode(data), decode(metadata), id_, parse_time(time_),
+             stream_id, version, position)
+        for position, version, type_, data, metadata, id_, time_ in rows
     ]
 
 
@@ -321,12 +351,9 @@ class SQLiteEventStore(Subscribable):
         start = check_positive_int(from_version, "from_version")
         with self._lock:
             self._check_open()
-            if to_version is None:
-                rows = self._conn.execute(_READ_STREAM, (stream_id, start)).fetchall()
-            else:
-                end = check_positive_int(to_version, "to_version", 0)
-                rows = self._conn.execute(_READ_STREAM_TO, (stream_id, start, end)).fetchall()
-        return _to_events(rows)
+            end = _NO_END if to_version is None else check_positive_int(to_version, "to_version", 0)
+            rows = self._conn.execute(_READ_STREAM, (stream_id, start, end)).fetchall()
+        return _to_stream_events(stream_id, rows)
 
     def read_all(self, from_position: int = 1, limit: int | None = None) -> list[RecordedEvent]:
         """Events of all streams in global-log order, from ``from_position`` (at most ``limit``)."""
@@ -405,7 +432,7 @@ class SQLiteEventStore(Subscribable):
             row = self._conn.execute(
                 "SELECT version, state FROM snapshots WHERE stream_id = ? AND version <= ? "
                 "ORDER BY version DESC LIMIT 1",
-                (stream_id, 2**62 if max_version is None else max_version),
+                (stream_id, _NO_END if max_version is None else max_version),
             ).fetchone()
         if row is None:
             return None
