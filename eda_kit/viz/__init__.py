@@ -14,7 +14,15 @@ this module loads networkx (matplotlib loads when you first draw); ``import eda_
 loads neither.
 """
 
-from .flow import draw_flow, edge_for, find_node, flow_graph, flow_layout, node_id
+from .flow import (
+    draw_flow,
+    edge_for,
+    find_node,
+    flow_figsize,
+    flow_graph,
+    flow_layout,
+    node_id,
+)
 from .saga import draw_saga
 from .state import plot_state
 from .timeline import timeline
@@ -23,6 +31,7 @@ __all__ = [
     "flow_graph",
     "draw_flow",
     "flow_layout",
+    "flow_figsize",
     "node_id",
     "find_node",
     "edge_for",
