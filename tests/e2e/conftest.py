@@ -172,7 +172,23 @@ def isolated_env(base: Path) -> dict[str, str]:
 
 
 def start_lab(base: Path, work_dir: Path, log_path: Path) -> Lab:
+    """Start JupyterLab and wait until its API answers; a port taken meanwhile gets a retry."""
     env = isolated_env(base)
+    attempts_left = 3
+    while True:
+        attempts_left -= 1
+        try:
+            return start_lab_once(env, work_dir, log_path)
+        except PortTaken:
+            if not attempts_left:
+                raise
+
+
+class PortTaken(RuntimeError):
+    """The free port we picked was taken before JupyterLab could bind it."""
+
+
+def start_lab_once(env: dict[str, str], work_dir: Path, log_path: Path) -> Lab:
     token = secrets.token_hex(24)
     port = free_port()
     command = [
@@ -188,18 +204,20 @@ def start_lab(base: Path, work_dir: Path, log_path: Path) -> Lab:
     ]
     if os.geteuid() == 0:
         command.append("--allow-root")
-    log = log_path.open("w", encoding="utf-8")
-    process = subprocess.Popen(
-        command, cwd=work_dir, env=env, stdout=log, stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-    )
+    with log_path.open("w", encoding="utf-8") as log:  # the child keeps its own copy
+        process = subprocess.Popen(
+            command, cwd=work_dir, env=env, stdout=log, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
     lab = Lab(f"http://127.0.0.1:{port}", token, work_dir, log_path, process)
     deadline = time.monotonic() + SERVER_START_TIMEOUT
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(
+            output = log_path.read_text(encoding="utf-8")
+            error = PortTaken if "already in use" in output else RuntimeError
+            raise error(
                 f"JupyterLab exited with code {process.returncode}; log: {log_path}\n"
-                + log_path.read_text(encoding="utf-8")[-3000:]
+                + output[-3000:]
             )
         try:
             lab.api("GET", "status")
@@ -225,11 +243,13 @@ def lab() -> Iterator[Lab]:
     shutil.rmtree(ARTIFACTS, ignore_errors=True)  # what is left after the run is this run's
     ARTIFACTS.mkdir()
     base = Path(tempfile.mkdtemp(prefix="eda-e2e-"))
+    # The checkout's layout, so links like ../docs/img/... in markdown cells resolve.
     work_dir = base / "work"
-    shutil.copytree(
-        NOTEBOOK_DIR, work_dir, ignore=shutil.ignore_patterns(".ipynb_checkpoints", "*.db*"),
-    )
-    for path in work_dir.glob("*.ipynb"):
+    skip = shutil.ignore_patterns(".ipynb_checkpoints", "*.db", "*.db-*", "*.sqlite")
+    shutil.copytree(NOTEBOOK_DIR, work_dir / "notebooks", ignore=skip)
+    if (ROOT / "docs").is_dir():
+        shutil.copytree(ROOT / "docs", work_dir / "docs", ignore=skip)
+    for path in (work_dir / "notebooks").glob("*.ipynb"):
         clear_outputs(path)
     server = start_lab(base, work_dir, ARTIFACTS / "jupyterlab.log")
     try:
@@ -288,7 +308,7 @@ def notebook(request: pytest.FixtureRequest, lab: Lab, chromium: Browser) -> Ite
     """The notebook ``request.param`` opened in a fresh page, all cells run, the kernel idle."""
     context = chromium.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
-    run = NotebookRun(request.param, page, console=[])
+    run = NotebookRun(f"notebooks/{request.param}", page, console=[])
     page.on("console", lambda message: run.console.append(f"[{message.type}] {message.text}"))
     page.on("pageerror", lambda error: run.console.append(f"[pageerror] {error}"))
     try:

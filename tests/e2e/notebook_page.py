@@ -97,16 +97,21 @@ RUN_STATUS = with_find_panel("""
 
 MODEL_JSON = with_find_panel("(path) => findPanel(path).context.model.toJSON()")
 
-# Every <img> in the notebook: where it sits and whether the browser decoded it.
+# Every <img> in the notebook: where it sits and whether the browser decoded it. Lazy images are
+# made eager first, so a picture below the fold is loaded too.
 IMAGES = with_find_panel("""
 (path) => [...findPanel(path).node.querySelectorAll('img')].map(img => {
+  if (img.loading === 'lazy') img.loading = 'eager';
   const output = img.closest('.jp-OutputArea-output');
+  const src = img.currentSrc || img.src;
   return {
     mime: output ? output.getAttribute('data-mime-type') : null,
     inWidget: Boolean(img.closest('.jupyter-widgets')),
+    // data:, blob: or served by this JupyterLab (not a badge from the internet)
+    local: /^(data:|blob:)/.test(src) || src.startsWith(location.origin),
     loaded: img.complete && img.naturalWidth > 0,
     naturalWidth: img.naturalWidth,
-    src: img.src.slice(0, 60),
+    src: src.slice(0, 80),
   };
 })
 """)

@@ -48,22 +48,30 @@ def test_no_error_output_and_every_cell_ran(notebook: NotebookRun):
 
 
 def test_every_figure_is_a_loaded_image(notebook: NotebookRun):
-    expected = sum(PNG in output.get("data", {}) for _, output in notebook.outputs())
-    # Figures in cell outputs, not inside widgets (a player's graph is checked by its own test).
+    expected = sum(
+        any(mime.startswith("image/") for mime in output.get("data", {}))
+        for _, output in notebook.outputs()
+    )
+
+    # Pictures in cell outputs, not inside widgets (a player's graph is checked by its own test).
     def figures() -> list[dict]:
-        return [img for img in images(notebook) if img["mime"] == PNG and not img["inWidget"]]
+        return [
+            img for img in images(notebook)
+            if (img["mime"] or "").startswith("image/") and not img["inWidget"]
+        ]
 
     shown = wait_until(
         figures, lambda imgs: len(imgs) == expected and all(i["loaded"] for i in imgs), 15
     )
     assert len(shown) == expected, (
-        f"{notebook.name}: {expected} image/png outputs in the notebook, {len(shown)} on the page"
+        f"{notebook.name}: {expected} image outputs in the notebook, {len(shown)} on the page"
     )
     broken = [img for img in shown if not img["loaded"]]
     assert not broken, f"{notebook.name}: figures that did not load: {broken}"
-    # Any other picture on the page (widgets included) must have loaded too.
+    # Every other local picture (in widgets, in markdown cells) must have loaded too.
     unloaded = wait_until(
-        lambda: [img for img in images(notebook) if not img["loaded"]], lambda bad: not bad, 15
+        lambda: [img for img in images(notebook) if img["local"] and not img["loaded"]],
+        lambda bad: not bad, 15,
     )
     assert not unloaded, f"{notebook.name}: images that did not load: {unloaded}"
 
