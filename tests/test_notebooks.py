@@ -60,7 +60,7 @@ def test_kernel_is_python3_and_mode_is_reproducible(path):
     notebook = load(path)
     assert notebook["metadata"]["kernelspec"]["name"] == "python3"
     first_code = "".join(code_cells(notebook)[0]["source"])
-    assert "reproducible()" in first_code, f"{path.name}: call eda_kit.reproducible() first"
+    assert "reproducible(" in first_code, f"{path.name}: call eda_kit.reproducible() first"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
