@@ -192,8 +192,11 @@ def _test_idempotent(make_idempotent, check: Checker) -> None:
         charges.append(amount)
         return f"receipt-{len(charges)}"
 
-    with check.case("charge 30 with key 'A1/charge', then the same key again"):
+    with check.case("make_idempotent(charge)"):
         pay = make_idempotent(charge)
+        check.require(callable(pay), f"it should return a function once(key, *args), "
+                                     f"got {pay!r}")
+    with check.case("charge 30 with key 'A1/charge', then the same key again"):
         first, second = pay("A1/charge", 30), pay("A1/charge", 30)
         check.expect(charges, [30], "the charges made")
         check.expect(second, first, "the answer to the repeated request")
