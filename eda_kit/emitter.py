@@ -421,6 +421,9 @@ class EventEmitter:
                     error if isinstance(error, BaseException) else UnhandledErrorEvent(error)
                 )
 
+        # How traces and pictures name these two helpers (instead of "...<locals>.resolve").
+        resolve.__qualname__ = f"wait_for({event})"
+        reject.__qualname__ = f"wait_for({event}) error guard"
         self.once(event, resolve)
         if event != "error":
             self.once("error", reject)
@@ -433,7 +436,9 @@ class EventEmitter:
 
     def __repr__(self) -> str:
         count = sum(len(entries) for entries in self._events.values())
-        return f"<{self._name}: {count} listeners on {len(self._events)} events>"
+        names = len(self._events)
+        return (f"<{self._name}: {count} listener{'s' * (count != 1)} on "
+                f"{names} event{'s' * (names != 1)}>")
 
 
 def _event_id(args: tuple[Any, ...]) -> str | None:

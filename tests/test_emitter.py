@@ -410,6 +410,7 @@ def test_repr_is_deterministic_and_names_the_emitter():
     service = OrderService().on("x", print).on("y", len).on("y", print)
     assert repr(service) == "<OrderService: 3 listeners on 2 events>"
     assert repr(EventEmitter(name="kitchen")) == "<kitchen: 0 listeners on 0 events>"
+    assert repr(EventEmitter().on("x", print)) == "<EventEmitter: 1 listener on 1 event>"
 
 
 # --------------------------------------------------------------------------- max listeners
