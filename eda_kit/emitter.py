@@ -10,7 +10,7 @@ whether anyone was listening::
     orders.emit("order.created", {"order_id": "A1"})   # send_email(...), then reserve_stock(...)
 
 That is the whole idea. The details below are where real programs go wrong, and each one is
-what Node.js does (checked against Node 20 by ``tests/test_emitter_node.py``):
+what Node.js does (checked against Node 20 by ``tests/test_emitter_differential.py``):
 
 - **Order.** Listeners run in the order they were added; ``prepend_listener`` puts one first.
   Adding the same function twice means it runs twice.

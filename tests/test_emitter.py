@@ -73,6 +73,23 @@ def test_on_without_a_listener_is_a_decorator_that_returns_the_function():
     assert log == ["A1", ("first", "A1"), "A2"]
 
 
+def test_the_prepend_methods_have_a_decorator_form_too():
+    log: list = []
+    emitter = EventEmitter().on("x", recorder(log, "plain"))
+
+    @emitter.prepend_listener("x")
+    def early():
+        log.append(("early",))
+
+    @emitter.prepend_once_listener("x")
+    def earliest_once():
+        log.append(("earliest_once",))
+
+    emitter.emit("x")
+    emitter.emit("x")
+    assert log == [("earliest_once",), ("early",), ("plain",), ("early",), ("plain",)]
+
+
 def test_prepend_listener_puts_a_listener_first():
     log: list = []
     emitter = EventEmitter()
