@@ -204,21 +204,6 @@ class ReplayPlayer:
         self._position = len(self._events)
         self.goto(start)
 
-    @classmethod
-    def from_trace(
-        cls,
-        trace: Tracer | Iterable[TraceRecord],
-        apply: Callable[[Any, TraceRecord], Any] = tally,
-        initial: Any = None,
-        **options: Any,
-    ) -> ReplayPlayer:
-        """A player over a trace's steps, with its flow graph; by default it :func:`tally`-s."""
-        records = trace.records if isinstance(trace, Tracer) else list(trace)
-        options.setdefault("graph", records)
-        if initial is None and apply is tally:
-            initial = {}
-        return cls(records, apply, initial, **options)
-
     # -- the headless API --------------------------------------------------------------
 
     def __len__(self) -> int:

@@ -200,7 +200,7 @@ def test_goto_n_is_the_plain_fold_of_the_first_n_events(events, every, jumps):
 
 def test_the_static_views_are_deterministic_and_name_the_cursor():
     def build():
-        return ReplayPlayer.from_trace(order_trace()).goto(3)
+        return ReplayPlayer(order_trace(), tally, {}, graph=order_trace()).goto(3)
 
     first, second = build()._repr_mimebundle_(), build()._repr_mimebundle_()
     assert first["text/plain"] == second["text/plain"]
@@ -221,7 +221,7 @@ def test_the_static_html_escapes_what_it_shows():
 
 
 def test_the_widget_has_the_css_classes_the_browser_tests_use():
-    player = ReplayPlayer.from_trace(order_trace())
+    player = ReplayPlayer(order_trace(), tally, {}, graph=order_trace())
     classes = {c for w in widget_tree(player.widget) for c in getattr(w, "_dom_classes", ())}
     assert CSS_CLASSES <= classes
     kinds = {type(w).__name__ for w in widget_tree(player.widget)}
@@ -229,7 +229,7 @@ def test_the_widget_has_the_css_classes_the_browser_tests_use():
 
 
 def test_buttons_slider_and_goto_stay_in_step():
-    player = ReplayPlayer.from_trace(order_trace())
+    player = ReplayPlayer(order_trace(), tally, {})
     parts = player._widgets if player.widget is not None else None
     parts["step"].click()
     parts["step"].click()
@@ -246,7 +246,7 @@ def test_buttons_slider_and_goto_stay_in_step():
 
 
 def test_the_graph_view_highlights_the_current_edge():
-    player = ReplayPlayer.from_trace(order_trace())
+    player = ReplayPlayer(order_trace(), tally, {}, graph=order_trace())
     image = next(w for w in widget_tree(player.widget) if type(w).__name__ == "Image")
     plain = bytes(image.value)
     assert plain.startswith(b"\x89PNG")
@@ -318,6 +318,15 @@ def test_tally_is_pure_and_counts_per_participant():
     final = reduce(tally, trace, {})
     assert final == {"OrderService": {"sent": 1}, "EmailService": {"delivered": 1},
                      "Inventory": {"failed": 1, "dead_lettered": 1}}
+
+
+def test_ipython_shows_the_players_own_text_not_the_widget_repr():
+    from IPython.core.formatters import DisplayFormatter
+
+    player = ReplayPlayer(order_trace(), tally, {}, graph=order_trace())
+    data, _metadata = DisplayFormatter().format(player)
+    assert set(data) == {"text/plain", "text/html", "application/vnd.jupyter.widget-view+json"}
+    assert data["text/plain"] == player.summary()
 
 
 def test_the_headless_player_loads_no_heavy_library():

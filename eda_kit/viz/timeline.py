@@ -26,7 +26,7 @@ from .flow import DEAD_LETTERS, _records
 __all__ = ["timeline"]
 
 _ROW = 0.42  # inches per step
-_LANE_MIN = 1.7  # inches between lanes, at least
+_LANE_MIN = 1.45  # inches between lanes, at least
 _HEAD = 0.55  # room for the lane titles
 _SEQ = 0.45  # room for the step numbers on the left
 
