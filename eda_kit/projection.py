@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import copy
 import sqlite3
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from typing import Any
@@ -101,7 +102,13 @@ class Projection:
                 "read_model must be a factory that makes an empty read model, such as dict or "
                 f"lambda: SQLiteReadModel(SCHEMA); got a {type(read_model).__name__} instance"
             )
-        if not isinstance(batch_size, int) or batch_size < 1:
+        for method in ("read_all", "last_position"):
+            if not callable(getattr(store, method, None)):
+                raise TypeError(
+                    f"a projection reads an event store, and {type(store).__name__} has no "
+                    f"{method}() (pass an InMemoryEventStore or SQLiteEventStore)"
+                )
+        if type(batch_size) is not int or batch_size < 1:
             raise ValueError(f"batch_size must be a positive int, not {batch_size!r}")
         self.name = name
         self.store = store
@@ -110,7 +117,8 @@ class Projection:
         self._batch_size = batch_size
         self._handlers: dict[str, EventHandler] = {}
         self._subscription: Any = None
-        self._busy = False
+        self._busy = False  # inside catch_up: live notifications wait for the loop
+        self._lock = threading.RLock()  # one thread applies events at a time
         self.read_model: Any = read_model()
         #: Global position of the last event processed (0: nothing yet).
         self.position = 0
@@ -182,22 +190,23 @@ class Projection:
         """
         if to_position is not None and (not isinstance(to_position, int) or to_position < 0):
             raise ValueError(f"to_position must be an int >= 0, not {to_position!r}")
-        self.error = None  # a new attempt: the failing event is tried again
         moved = 0
-        self._busy = True
-        try:
-            while to_position is None or self.position < to_position:
-                limit = self._batch_size
-                if to_position is not None:
-                    limit = min(limit, to_position - self.position)
-                batch = self.store.read_all(from_position=self.position + 1, limit=limit)
-                if not batch:
-                    break
-                for event in batch:
-                    self._apply(event)  # raises ProjectionStalled, position unmoved
-                    moved += 1
-        finally:
-            self._busy = False
+        with self._lock:
+            self.error = None  # a new attempt: the failing event is tried again
+            self._busy = True
+            try:
+                while to_position is None or self.position < to_position:
+                    limit = self._batch_size
+                    if to_position is not None:
+                        limit = min(limit, to_position - self.position)
+                    batch = self.store.read_all(from_position=self.position + 1, limit=limit)
+                    if not batch:
+                        break
+                    for event in batch:
+                        self._apply(event)  # raises ProjectionStalled, position unmoved
+                        moved += 1
+            finally:
+                self._busy = False
         return moved
 
     def rebuild(self) -> int:
@@ -207,12 +216,13 @@ class Projection:
         model. Returns how many events were replayed (it raises ``ProjectionStalled`` like
         ``catch_up()`` if a handler fails on the way).
         """
-        old = self.read_model
-        self.read_model = self._factory()
-        if old is not self.read_model and hasattr(old, "close"):
-            old.close()
-        self.position = 0
-        return self.catch_up()
+        with self._lock:
+            old = self.read_model
+            self.read_model = self._factory()
+            if old is not self.read_model and hasattr(old, "close"):
+                old.close()
+            self.position = 0
+            return self.catch_up()
 
     def _apply(self, event: RecordedEvent) -> None:
         """Apply one event (the next in the log) and move ``position`` onto it."""
@@ -236,8 +246,12 @@ class Projection:
 
     # -- live mode --------------------------------------------------------------------------
 
-    def start(self) -> Projection:
+    def start(self, poll_every: float | None = None) -> Projection:
         """Follow the store live: catch up, then apply each new event as it is appended.
+
+        Appends made through the same store object arrive right away. Appends made by other
+        processes (a shared ``SQLiteEventStore`` file) arrive when the store is polled: pass
+        ``poll_every=0.5`` to poll from a background thread every half second.
 
         A failing handler stalls the projection (``status == "stalled"``) without disturbing
         the writer whose append delivered the event; ``catch_up()`` resumes it after a fix.
@@ -246,6 +260,8 @@ class Projection:
             self._subscription = self.store.subscribe(
                 self._on_live_event, from_position=self.position + 1
             )
+            if poll_every is not None:
+                self._subscription.start(poll_every)
         return self
 
     def stop(self) -> None:
@@ -255,15 +271,16 @@ class Projection:
             subscription.close()
 
     def _on_live_event(self, event: RecordedEvent) -> None:
-        if self.error is not None or self._busy or event.position <= self.position:
-            return  # stalled (wait for a fix), already reading, or already applied
-        try:
-            if event.position == self.position + 1:
-                self._apply(event)
-            else:  # we missed some: read them from the store, in order
-                self.catch_up(to_position=event.position)
-        except ProjectionStalled:
-            pass  # kept in self.error; the writer's append must not fail because of us
+        with self._lock:
+            if self.error is not None or self._busy or event.position <= self.position:
+                return  # stalled (wait for a fix), already reading, or already applied
+            try:
+                if event.position == self.position + 1:
+                    self._apply(event)
+                else:  # we missed some: read them from the store, in order
+                    self.catch_up(to_position=event.position)
+            except ProjectionStalled:
+                pass  # kept in self.error; the writer's append must not fail because of us
 
     # -- helpers ----------------------------------------------------------------------------
 

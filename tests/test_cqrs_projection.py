@@ -186,6 +186,8 @@ def test_a_second_handler_for_an_event_type_is_refused_unless_replacing(store):
         ({"name": ""}, ValueError, "non-empty name"),
         ({"read_model": {}}, TypeError, "factory .* got a dict instance"),
         ({"batch_size": 0}, ValueError, "batch_size must be a positive int"),
+        ({"batch_size": True}, ValueError, "batch_size must be a positive int"),
+        ({"store": {}}, TypeError, "dict has no read_all"),
     ],
 )
 def test_bad_construction_is_refused(store, kwargs, error, match):
@@ -400,4 +402,42 @@ def test_a_projection_follows_a_sqlite_event_store_too(tmp_path):
         assert projection.catch_up() == 1
         assert projection.read_model == {"A1": {"customer": "asha", "total": 30,
                                                 "status": "paid"}}
+        projection.stop()
+
+
+def test_live_mode_can_poll_for_appends_made_by_another_process(tmp_path):
+    import time
+
+    from eda_kit.store import SQLiteEventStore
+
+    def wait_for(position):
+        deadline = time.monotonic() + 10  # a generous limit, not a speed requirement
+        while projection.position < position and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return projection.position
+
+    path = tmp_path / "shop.db"
+    with SQLiteEventStore(path) as reader, SQLiteEventStore(path) as writer:
+        projection = order_details(reader).start(poll_every=0.01)
+        for i in range(10):  # another store object: like another process
+            writer.append(f"order-{i}", [placed(str(i)), paid(str(i))])
+        assert wait_for(20) == 20  # only the background poller can have done this
+        for i in range(10, 20):
+            writer.append(f"order-{i}", [placed(str(i)), paid(str(i))])
+            projection.catch_up()  # the main thread catching up meanwhile must not collide
+        assert wait_for(40) == 40
+        projection.stop()
+        assert projection.error is None
+        assert [v["status"] for v in projection.read_model.values()] == ["paid"] * 20
+
+
+def test_without_polling_appends_by_another_store_object_wait_for_catch_up(tmp_path):
+    from eda_kit.store import SQLiteEventStore
+
+    path = tmp_path / "shop.db"
+    with SQLiteEventStore(path) as reader, SQLiteEventStore(path) as writer:
+        projection = order_details(reader).start()
+        writer.append("order-A1", placed("A1"))
+        assert projection.position == 0 and projection.lag == 1
+        assert projection.catch_up() == 1
         projection.stop()
