@@ -60,6 +60,14 @@ STATUSES = ("completed", "compensated", "failed")
 
 Action = Callable[["SagaContext"], "Mapping[str, Any] | None"]
 
+#: The log events of each phase: attempt started, attempt failed (another follows),
+#: succeeded, failed for good.
+_PHASE_EVENTS = {
+    "action": ("StepStarted", "StepRetried", "StepDone", "StepFailed"),
+    "compensation": ("CompensationStarted", "CompensationRetried", "StepCompensated",
+                     "CompensationFailed"),
+}
+
 
 class StepTimeout(Exception):
     """An attempt ran past its step's ``timeout``. The action may still be running."""
@@ -323,17 +331,15 @@ class Saga:
         if state is not None:  # resuming: carry on counting from the log
             retries -= state.retried[phase, step.name]
             attempt = state.last_attempt[phase, step.name] + 1
-        names = ("Step", "StepRetried", "StepDone", "StepFailed") if action else \
-            ("Compensation", "CompensationRetried", "StepCompensated", "CompensationFailed")
-        started, retried, succeeded, failed = names
+        started, retried, succeeded, failed = _PHASE_EVENTS[phase]
         while True:
-            run.write(f"{started}Started", step=step.name, attempt=attempt)
+            run.write(started, step=step.name, attempt=attempt)
             if action:
                 self._trace(step, "started", attempt)
             try:
                 run.context = self._call(run, step, function, phase, attempt)
             except Exception as error:
-                text = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+                text = _describe(error)
                 if retries > 0:
                     retries -= 1
                     run.write(retried, step=step.name, attempt=attempt, error=text)
@@ -391,6 +397,11 @@ class Saga:
         if self._tracer is not None:
             self._tracer.record(self.name, step.name, step.who, outcome=outcome,
                                 attempt=attempt, detail=detail)
+
+
+def _describe(error: BaseException) -> str:
+    """``"KeyError: 'sku'"``: an error as the one line the log and the result keep."""
+    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
 
 
 def _call_with_deadline(function: Action, ctx: SagaContext, step: Step) -> Any:

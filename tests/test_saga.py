@@ -314,3 +314,18 @@ def test_deduplicator_forgets_failed_work():
         payments.run_once("k", flaky)
     assert not payments.seen("k")
     assert payments.run_once("k", flaky) == "ok"
+
+
+def test_compensations_get_their_own_idempotency_key():
+    keys = []
+
+    def undo(ctx):
+        keys.append((ctx.step, ctx.attempt, ctx.idempotency_key))
+        if ctx.attempt == 1:
+            raise RuntimeError("refund service busy")
+
+    steps = [Step("charge", lambda ctx: None, undo), Step("ship", lambda ctx: None)]
+    result = Saga("s", inject_faults(steps, fail="ship")).run(saga_id="A1")
+    assert result.status == "compensated"
+    assert keys == [("charge", 1, "A1/charge/compensation"),
+                    ("charge", 2, "A1/charge/compensation")]
