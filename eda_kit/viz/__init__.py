@@ -12,6 +12,12 @@ and returns the matplotlib ``Axes`` it drew on, so you can add a title or save i
 Pictures are deterministic: the same input gives the same image, run after run. Importing
 this module loads networkx (matplotlib loads when you first draw); ``import eda_kit`` alone
 loads neither.
+
+In a notebook, called without ``ax``, each drawing makes one pyplot figure that Jupyter shows
+once, at the end of the cell. To keep the returned Axes' text (``<Axes: >``) out of the
+output, assign it (``ax = viz.draw_flow(trace)``) rather than ending the line with ``;``:
+nbval re-runs cells without storing them in IPython's history, and then the ``;`` no longer
+hides anything, so the saved and the re-computed outputs differ.
 """
 
 from .flow import (
