@@ -10,6 +10,7 @@ CSS classes; what the learner sees is read from the DOM (images loaded, widget t
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from playwright.sync_api import Locator, Page
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"  # gitignored
 NOTEBOOK_DIR = Path(os.environ.get("EDA_E2E_NOTEBOOKS", ROOT / "notebooks")).resolve()
+BUILDS_PLAYER = re.compile(r"\bReplayPlayer(\.\w+)?\(")
 
 
 def notebooks() -> list[Path]:
@@ -30,10 +32,10 @@ def notebooks() -> list[Path]:
 
 
 def has_replay_player(path: Path) -> bool:
-    """True when one of the notebook's code cells builds a ReplayPlayer."""
+    """True when a code cell builds a ReplayPlayer: ``ReplayPlayer(...)`` or a classmethod."""
     notebook = nbformat.read(path, as_version=4)
     return any(
-        cell.cell_type == "code" and "ReplayPlayer(" in cell.source for cell in notebook.cells
+        cell.cell_type == "code" and BUILDS_PLAYER.search(cell.source) for cell in notebook.cells
     )
 
 # A JS function that finds the notebook panel showing `path` among the main area's tabs.
