@@ -149,4 +149,5 @@ class Aggregate:
         )
         pending = f", pending={len(self._pending)}" if getattr(self, "_pending", None) else ""
         extra = f", {fields}" if fields else ""
-        return f"{type(self).__name__}({self.id!r}, version={self._version}{pending}{extra})"
+        aggregate_id, version = getattr(self, "id", "?"), getattr(self, "_version", 0)
+        return f"{type(self).__name__}({aggregate_id!r}, version={version}{pending}{extra})"

@@ -165,6 +165,7 @@ def test_forgetting_super_init_is_explained():
 
     with pytest.raises(TypeError, match=r"Broken.__init__ must call super\(\).__init__\(id\)"):
         Broken("b-1").record("Happened")
+    assert repr(Broken("b-1")) == "Broken('b-1', version=0)"  # repr still works
 
 
 def test_base_apply_must_be_written():
@@ -176,6 +177,12 @@ def test_base_apply_must_be_written():
 def test_aggregate_ids_are_non_empty_strings(bad_id):
     with pytest.raises(ValueError, match="non-empty str"):
         BankAccount(bad_id)
+
+
+def test_sourcing_re_exports_the_aggregate():
+    from eda_kit import aggregate, sourcing
+
+    assert sourcing.Aggregate is aggregate.Aggregate is Aggregate
 
 
 def test_repr_shows_id_version_pending_and_state():
