@@ -266,15 +266,15 @@ def _extent(graph: nx.DiGraph, pos: dict[str, tuple[float, float]]) -> tuple[flo
 
 
 def _edge_label(data: dict[str, Any]) -> str:
+    """"×3" when all went well; "2 ok, 1 failed" when not."""
     quiet = sum(data["outcomes"].get(o, 0) for o in _QUIET)
-    parts = [f"×{quiet}"] if quiet else []
-    for outcome, word in _PROBLEM_WORDS.items():
-        if data["outcomes"].get(outcome):
-            parts.append(f"{data['outcomes'][outcome]} {word}")
-    for outcome, n in data["outcomes"].items():  # a component's own words, shown as they are
-        if outcome not in _QUIET and outcome not in _PROBLEM_WORDS:
-            parts.append(f"{n} {outcome}")
-    return ", ".join(parts)
+    problems = [f"{data['outcomes'][o]} {word}" for o, word in _PROBLEM_WORDS.items()
+                if data["outcomes"].get(o)]
+    problems += [f"{n} {o}" for o, n in data["outcomes"].items()  # a component's own words
+                 if o not in _QUIET and o not in _PROBLEM_WORDS]
+    if not problems:
+        return f"×{quiet}" if quiet else ""
+    return ", ".join([f"{quiet} ok"] * bool(quiet) + problems)
 
 
 def _resolve_highlight(graph: nx.DiGraph, highlight: Any) -> tuple[set[str], set[tuple]]:
@@ -382,11 +382,14 @@ def draw_flow(
             patchA=boxes[u].get_bbox_patch(), patchB=boxes[v].get_bbox_patch(),
         ))
         label = _edge_label(data)
-        if label:  # just above the middle of the visible part of the arrow
+        if label:  # just above the visible part of the arrow
             (x1, y1), (x2, y2) = pos[u], pos[v]
             gap_start = x1 + _box_size(str(graph.nodes[u]["label"]))[0] / 2
             gap_end = x2 - _box_size(str(graph.nodes[v]["label"]))[0] / 2
-            x = (gap_start + gap_end) / 2
+            # a fan of arrows: stagger its labels along the arrows, so they don't stack up
+            fan = sorted(graph.successors(u), key=lambda n: -pos[n][1])
+            along = 0.5 if len(fan) == 1 else 0.22 + 0.5 * fan.index(v) / (len(fan) - 1)
+            x = gap_start + (gap_end - gap_start) * along
             y = y1 + (y2 - y1) * (x - x1) / (x2 - x1) if x2 != x1 else (y1 + y2) / 2
             ax.text(x, y + 0.05, label, ha="center", va="bottom", fontsize=_style.SMALL_FONT,
                     color=color, zorder=6, fontweight="bold" if marked else "normal",
