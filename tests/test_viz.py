@@ -316,3 +316,17 @@ def test_plot_state_refuses_what_it_cannot_plot():
 def test_plot_state_is_the_same_picture_every_time():
     assert png_of(viz.plot_state, [0, 5, 3]) == png_of(viz.plot_state, [0, 5, 3])
     assert png_of(viz.plot_state, [0, 5, 3]) != png_of(viz.plot_state, [0, 5, 4])
+
+
+def test_edge_labels_count_and_name_the_trouble():
+    t = Tracer()
+    t.record("Shop", "order.created", outcome="sent")
+    t.record("Shop", "order.created", "Email", "delivered", via="order.*")
+    t.record("Shop", "order.created", "Email", "delivered", via="order.created")
+    t.record("Shop", "order.created", "Stock", "delivered")
+    t.record("Shop", "order.created", "Stock", "failed")
+    texts = [x.get_text() for x in viz.draw_flow(t).texts]
+    assert {"×1", "×2", "1 ok, 1 failed"} <= set(texts)
+    assert not any("via" in text for text in texts)
+    texts = [x.get_text() for x in viz.draw_flow(t, show_via=True).texts]
+    assert "×2 via order.*" in texts  # the pattern that is not the event's own name

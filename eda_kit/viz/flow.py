@@ -310,6 +310,7 @@ def draw_flow(
     highlight: Any = None,
     *,
     title: str | None = None,
+    show_via: bool = False,
 ) -> Any:
     """Draw a flow graph (or a trace) in layered columns and return the matplotlib Axes.
 
@@ -318,7 +319,9 @@ def draw_flow(
     - ``highlight``: a node (id such as ``"consumer:EmailService"``, or its label), an edge
       ``(u, v)`` or a ``TraceRecord`` (its edge): drawn thick and blue.
     - Arrows: grey = fine; red dashed = failed or dead-lettered; orange = retried;
-      dotted grey = nobody listened. Labels count the steps: ``×3, 1 failed``.
+      dotted grey = nobody listened. Labels count the steps: ``×3``, ``2 ok, 1 failed``.
+    - ``show_via``: also name the subscription pattern that routed a delivery, when it is not
+      the event's own name (``×2 via order.*``): how topic wildcards matched.
     """
     from matplotlib.lines import Line2D
     from matplotlib.patches import FancyArrowPatch
@@ -382,6 +385,9 @@ def draw_flow(
             patchA=boxes[u].get_bbox_patch(), patchB=boxes[v].get_bbox_patch(),
         ))
         label = _edge_label(data)
+        via = [p for p in data["via"] if p != graph.nodes[u]["label"]]
+        if show_via and via and label:
+            label += f" via {', '.join(via)}"
         if label:  # just above the visible part of the arrow
             (x1, y1), (x2, y2) = pos[u], pos[v]
             gap_start = x1 + _box_size(str(graph.nodes[u]["label"]))[0] / 2
