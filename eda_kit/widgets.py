@@ -112,10 +112,20 @@ def _pretty(value: Any, indent: int = 0) -> str:
 
 
 def format_state(state: Any) -> str:
-    """The state as pretty JSON-like text (objects show their public attributes)."""
-    text = _pretty(_plain(state))
+    """The state as readable text: pretty JSON for data, fields for plain objects.
+
+    Dicts, lists, numbers, strings and dataclasses print as JSON (short parts on one line);
+    an object with no ``__repr__`` of its own prints as its class and public attributes;
+    any other object (one with its own ``__repr__``, such as an ``Aggregate``) as its repr.
+    """
     if type(state).__repr__ is object.__repr__ and hasattr(state, "__dict__"):
-        text = f"{type(state).__name__} {text}"  # e.g. "BankAccount {...}"
+        text = f"{type(state).__name__} {_pretty(_plain(state))}"  # e.g. "Account {...}"
+    elif (state is None or isinstance(state, (Mapping, list, tuple, set, frozenset, str, int,
+                                              float, Enum))
+          or (dataclasses.is_dataclass(state) and not isinstance(state, type))):
+        text = _pretty(_plain(state))
+    else:
+        text = repr(state)
     if len(text) > _MAX_STATE_CHARS:
         text = text[:_MAX_STATE_CHARS] + f"\n… ({len(text) - _MAX_STATE_CHARS} more characters)"
     return text
@@ -314,7 +324,7 @@ class ReplayPlayer:
         rows = []
         for number, text in self._window():
             current = number == self._position
-            style = ("background:#e7f1ff;font-weight:bold;" if current
+            style = ("background:#e7f1ff;color:#111111;font-weight:bold;" if current
                      else "color:#888888;" if number > self._position else "")
             rows.append(
                 f'<div style="{style}padding:1px 6px;white-space:pre;font-family:monospace;">'

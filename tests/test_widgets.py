@@ -306,6 +306,12 @@ def test_format_state_shows_objects_by_their_fields_without_addresses():
     text = format_state(Account())
     assert text == 'Account {"owner": "asha", "balance": 800}'
     assert format_state({"tags": {"b", "a"}}) == '{"tags": ["a", "b"]}'
+
+    class Order:
+        def __repr__(self):
+            return "Order(A1, paid)"
+
+    assert format_state(Order()) == "Order(A1, paid)"  # its own repr, not quoted
     long = format_state({"k" + str(i): "v" * 40 for i in range(200)})
     assert "more characters)" in long
 
