@@ -75,7 +75,8 @@ Sleep = Callable[[float], Awaitable[Any]]
 #: ``order.A1.created`` could otherwise grow it without bound).
 MAX_CACHED_TOPICS = 4096
 
-#: The "source" of trace steps a redelivery makes (the dead-letter queue sends them).
+#: The "source" of the trace steps of a redelivery: the dead-letter queue sends the event again
+#: (a "sent" step), then the delivery is traced as usual, its attempts counting on.
 DEAD_LETTER_SOURCE = "dead letters"
 
 
@@ -750,7 +751,7 @@ class EventBus:
     def _redeliver_one(self, letter: DeadLetter, sub: Subscription) -> DeadLetter | None:
         event, attempt = letter.event, letter.attempts + 1
         self._running = sub
-        self._trace(DEAD_LETTER_SOURCE, event, sub, "retried", attempt)
+        self._trace_resend(event)
         try:
             result = sub.handler(event)
             if result is not None:
@@ -769,6 +770,7 @@ class EventBus:
         todo = [(d, sub) for d, sub in pairs if sub is not None]
         for letter, _ in todo:
             self.dead_letters._remove(letter)
+            self._trace_resend(letter.event)
         results = await asyncio.gather(*(
             self._deliver_one_async(sub, d.event, DEAD_LETTER_SOURCE, d.attempts + 1,
                                     d.attempts + sub.max_attempts)
@@ -792,6 +794,11 @@ class EventBus:
         if self._tracer is not None:
             self._tracer.record(source, event.type, sub.name, outcome, attempt=attempt,
                                 detail=detail, event_id=event.id, via=sub.pattern)
+
+    def _trace_resend(self, event: Event) -> None:
+        """A redelivery starts: the dead-letter queue sends the event again."""
+        if self._tracer is not None:
+            self._tracer.record(DEAD_LETTER_SOURCE, event.type, None, "sent", event_id=event.id)
 
     def _trace_failure(
         self, sub: Subscription, event: Event, source: str, error: Exception, attempt: int

@@ -498,7 +498,7 @@ def test_redelivery_is_traced_from_the_dead_letter_queue():
     tracer.clear()
     bus.redeliver()
     assert steps(tracer) == [
-        ("dead letters", "a", "x", "retried", 2, "a"),
+        ("dead letters", "a", None, "sent", 1, None),
         ("dead letters", "a", "x", "delivered", 2, "a"),
     ]
 

@@ -184,7 +184,8 @@ def test_independent_concurrent_publishes_are_not_mistaken_for_nested_ones():
 
 
 def test_redeliver_async_after_a_fix():
-    bus, state = EventBus(sleep=FakeSleep()), {"up": False}
+    tracer = Tracer()
+    bus, state = EventBus(tracer, sleep=FakeSleep()), {"up": False}
     done = []
 
     async def reserve(event):
@@ -198,8 +199,13 @@ def test_redeliver_async_after_a_fix():
     run(bus.redeliver_async())  # still down: fails again, attempts add up
     assert [d.attempts for d in bus.dead_letters] == [6]
     state["up"] = True
+    mark = len(tracer)
     report = run(bus.redeliver_async())
     assert done == ["A1"] and report.ok and len(bus.dead_letters) == 0
+    assert [(r.source, r.target, r.outcome, r.attempt) for r in tracer.records[mark:]] == [
+        ("dead letters", None, "sent", 1),
+        ("dead letters", "inventory", "delivered", 7),
+    ]
 
 
 def test_async_tracing_records_failures_retries_and_dead_letters():

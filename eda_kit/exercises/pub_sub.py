@@ -122,14 +122,22 @@ ROUTING_TOPICS = [
     "payment.failed.eu",
 ]
 
-route_topics = {
+class RoutingTable(dict):
+    """A plain dict of topic -> subscriber names that prints one topic per line."""
+
+    def __repr__(self) -> str:
+        lines = "".join(f"\n    {topic!r}: {names!r}," for topic, names in self.items())
+        return "{" + lines + "\n}"
+
+
+route_topics = RoutingTable({
     "order.created": ["EmailService", "InventoryService", "AuditLog", "Analytics"],
     "order.created.eu": ["EuWarehouse", "AuditLog", "Analytics"],
     "order": ["AuditLog", "Analytics"],
     "order.shipped": ["InventoryService", "AuditLog", "ShippingService", "Analytics"],
     "invoice.shipped": ["ShippingService", "Analytics"],
     "payment.failed.eu": ["Analytics"],
-}
+})
 _ROUTING_ANSWER = route_topics  # (the name the mistakes below are built from)
 
 
