@@ -173,7 +173,7 @@ class Repository(Generic[A]):
             raise AggregateNotFound(self.cls.__name__, aggregate_id)
         target = current if at_version is None else self._check_version(aggregate_id, at_version,
                                                                         current)
-        aggregate = self.cls(aggregate_id)
+        aggregate = self._new(aggregate_id)
 
         start = 0
         snapshot = self._usable_snapshot(aggregate_id, target)
@@ -191,6 +191,16 @@ class Repository(Generic[A]):
             )
         aggregate._loaded(target, start)
         return aggregate
+
+    def _new(self, aggregate_id: str) -> A:
+        try:
+            return self.cls(aggregate_id)
+        except TypeError as error:
+            error.add_note(
+                f"Repository.get builds {self.cls.__name__}(id) before applying the events: "
+                "its __init__ must accept the id alone"
+            )
+            raise
 
     def history(self, aggregate_id: str, to_version: int | None = None) -> list[RecordedEvent]:
         """The aggregate's events as ``apply`` sees them (upcast), oldest first."""

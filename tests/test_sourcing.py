@@ -359,6 +359,24 @@ def test_repository_refuses_bad_arguments(store):
             Repository(store, BankAccount, snapshot_every=bad)
 
 
+def test_an_aggregate_that_needs_more_than_an_id_is_explained(store):
+    class Picky(Aggregate):
+        def __init__(self, id, currency):
+            super().__init__(id)
+            self.currency = currency
+
+        def apply(self, event):
+            pass
+
+    picky = Picky("p-1", "INR")
+    picky.record("Happened")
+    repo = Repository(store, Picky)
+    repo.save(picky)
+    with pytest.raises(TypeError) as caught:
+        repo.get("p-1")
+    assert "Repository.get builds Picky(id)" in caught.value.__notes__[0]
+
+
 def test_save_refuses_an_object_of_another_class(store):
     class Other(Aggregate):
         def apply(self, event):
@@ -760,3 +778,24 @@ def test_event_payloads_seen_by_apply_are_read_only(store):
     repo = Repository(store, BankAccount)
     repo.save(opened_account())
     assert all(isinstance(e.data, FrozenDict) for e in repo.history("acc-1"))
+
+
+def test_upcasting_never_changes_what_is_stored_or_its_order(store):
+    """Many old and new events interleaved: apply sees one shape, the store keeps both."""
+    old_and_new = []
+    for i in range(1, 30):
+        if i % 3:
+            old_and_new.append(Event("Deposited", {"amount": f"{i}.{i % 10}0"}))
+        else:
+            old_and_new.append(Event("Deposited", {"amount": i * 100}, metadata={"schema": 2}))
+    store.append("acc-mix", old_and_new)
+    before = [(e.id, e.data, e.metadata) for e in store.read_stream("acc-mix")]
+    repo = Repository(store, BankAccount, snapshot_every=4,
+                      upcasters={("Deposited", 1): rupees_to_paise})
+    expected = sum(
+        round(float(e.data["amount"]) * 100) if "schema" not in e.metadata else e.data["amount"]
+        for e in old_and_new
+    )
+    assert repo.get("acc-mix").balance == expected
+    assert [(e.id, e.data, e.metadata) for e in store.read_stream("acc-mix")] == before
+    assert all(type(e.data["amount"]) is int for e in repo.history("acc-mix"))
