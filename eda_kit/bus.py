@@ -23,7 +23,8 @@ failure of a naive bus (a dict of handler lists and a loop, or ``Promise.all``):
    time, capped at ``backoff_max``) in ``publish_async``.
 3. **Dead letters.** A delivery that is still failing is parked in ``bus.dead_letters`` as a
    :class:`DeadLetter` (the event, the subscriber's name, the error text, the attempts), not
-   dropped. Fix the cause, then ``bus.redeliver()``; what gets through leaves the queue.
+   dropped. Fix the cause, then ``bus.redeliver()`` (or ``await bus.redeliver_async()``);
+   what gets through leaves the queue.
    Delivery is therefore *at least once*: a handler may see an event again (a retry after it
    did half its work, a redelivery), so handlers should be idempotent.
 4. **A report.** ``publish`` returns a :class:`PublishReport`: who got the event, who
@@ -42,7 +43,16 @@ that returns a coroutine counts as a failed delivery that tells you to use ``pub
 Routing is cached: the first publish to a topic matches it against every pattern; later ones
 look the answer up in a dict. Any subscribe or unsubscribe clears the cache. With no tracer,
 a publish does nothing but that lookup and the handler calls, so it stays close to calling
-the handlers by hand. An ``EventBus`` belongs to one thread (like an asyncio event loop).
+the handlers by hand. An event goes to the subscriptions that matched when it was published
+(Node's emitter copies its listener list the same way): a subscribe or unsubscribe made by a
+handler counts from the next event on. An ``EventBus`` belongs to one thread (like an asyncio
+event loop).
+
+With a ``Tracer``, each publish is traced as one "sent" step (or "unhandled" if nobody
+subscribed) from ``source``, then one step per delivery attempt to each subscriber:
+"delivered", "failed" (detail = the error), "retried" (attempt = the new attempt's number)
+and "dead_lettered", with ``via`` = the subscription's pattern. An event a handler publishes
+is traced as sent by that handler's subscriber; a redelivery as sent by "dead letters".
 """
 
 from __future__ import annotations
@@ -626,23 +636,37 @@ class EventBus:
             held = self._hold(event, source)
             if held is not None:
                 return held
+        trouble, followups = await self._async_scope(
+            lambda: self._deliver_async(event, source, route))
+        report = PublishReport(event, route, trouble)
+        if followups:
+            report._followups = followups
+        return report
+
+    async def _async_scope(
+        self, work: Callable[[], Awaitable[Any]]
+    ) -> tuple[Any, tuple[PublishReport, ...]]:
+        """Run ``work()`` as an async delivery: events its handlers publish are queued, then
+        delivered (oldest first) once it is done. Returns work's result and their reports."""
+        queues = _ASYNC_QUEUES.get() or {}
+        if self in queues:  # already inside one of our deliveries: that one drains the queue
+            return await work(), ()
         held_here: deque[_Held] = deque()
         token = _ASYNC_QUEUES.set({**queues, self: held_here})
         self._async_deliveries += 1
         try:
-            report = PublishReport(event, route, await self._deliver_async(event, source, route))
+            result = await work()
             done = []
             while held_here:
                 held = held_here.popleft()
-                next_route = self.route(held.event.type)
-                trouble = await self._deliver_async(held.event, held.source, next_route)
-                held.report._fill(next_route, trouble)
+                route = self.route(held.event.type)
+                trouble = await self._deliver_async(held.event, held.source, route)
+                held.report._fill(route, trouble)
                 done.append(held.report)
-            report._followups = tuple(done)
         finally:
             self._async_deliveries -= 1
             _ASYNC_QUEUES.reset(token)
-        return report
+        return result, tuple(done)
 
     async def _deliver_async(
         self, event: Event, source: str | None, route: tuple[Subscription, ...]
@@ -771,11 +795,11 @@ class EventBus:
         for letter, _ in todo:
             self.dead_letters._remove(letter)
             self._trace_resend(letter.event)
-        results = await asyncio.gather(*(
+        results, followups = await self._async_scope(lambda: asyncio.gather(*(
             self._deliver_one_async(sub, d.event, DEAD_LETTER_SOURCE, d.attempts + 1,
                                     d.attempts + sub.max_attempts)
             for d, sub in todo
-        ))
+        )))
         delivered, failed = [], []
         for (letter, _), result in zip(todo, results, strict=True):
             if result is None or result.dead_letter is None:
@@ -783,7 +807,7 @@ class EventBus:
             else:
                 self.dead_letters._append(result.dead_letter)
                 failed.append(result.dead_letter)
-        return RedeliveryReport(tuple(delivered), tuple(failed), skipped)
+        return RedeliveryReport(tuple(delivered), tuple(failed), skipped, followups)
 
     # --- tracing ----------------------------------------------------------------------------
 

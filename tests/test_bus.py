@@ -514,3 +514,40 @@ def test_an_untraced_bus_and_a_traced_bus_deliver_the_same():
             return log, reports, list(bus.dead_letters)
 
     assert run(None) == run(Tracer())
+
+
+def test_a_publish_during_redelivery_is_queued_too():
+    bus, log, state = EventBus(), [], {"up": False}
+
+    def reserve(event):
+        if not state["up"]:
+            raise ConnectionError("down")
+        log.append("reserve")
+        bus.publish(Event("stock.reserved"))
+        log.append("reserve returns")
+
+    bus.subscribe("order.created", reserve, name="inventory")
+    bus.subscribe("stock.reserved", recorder(log, "shipping"))
+    bus.publish(Event("order.created"))
+    state["up"] = True
+    report = bus.redeliver()
+    assert log == ["reserve", "reserve returns", ("shipping", "stock.reserved")]
+    assert [r.delivered for r in report.followups] == [("shipping",)]
+
+
+def test_subscription_changes_during_a_delivery_count_from_the_next_event():
+    bus, log = EventBus(), []
+    subs = {}
+
+    def first(event):
+        log.append(("first", event.type))
+        if event.type == "a":
+            subs["second"].unsubscribe()
+            bus.subscribe("#", recorder(log, "newcomer"))
+
+    bus.subscribe("#", first)
+    subs["second"] = bus.subscribe("#", recorder(log, "second"))
+    bus.publish(Event("a"))
+    bus.publish(Event("b"))
+    assert log == [("first", "a"), ("second", "a"),  # the event "a" went to who matched then
+                   ("first", "b"), ("newcomer", "b")]

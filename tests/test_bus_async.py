@@ -252,3 +252,22 @@ def test_cancellation_is_not_swallowed():
 
     assert not run(main()).queued
     assert len(bus.dead_letters) == 0
+
+
+def test_a_publish_during_async_redelivery_is_queued_too():
+    bus, log, state = EventBus(), [], {"up": False}
+
+    async def reserve(event):
+        if not state["up"]:
+            raise ConnectionError("down")
+        log.append("reserve")
+        await bus.publish_async(Event("stock.reserved"))
+        log.append("reserve returns")
+
+    bus.subscribe("order.created", reserve, name="inventory")
+    bus.subscribe("stock.reserved", lambda e: log.append("shipping"), name="shipping")
+    run(bus.publish_async(Event("order.created")))
+    state["up"] = True
+    report = run(bus.redeliver_async())
+    assert log == ["reserve", "reserve returns", "shipping"]
+    assert [r.delivered for r in report.followups] == [("shipping",)]
