@@ -396,6 +396,11 @@ def draw_flow(
             fan = sorted(graph.successors(u), key=lambda n: -pos[n][1])
             along = 0.5 if len(fan) == 1 else 0.22 + 0.5 * fan.index(v) / (len(fan) - 1)
             x = gap_start + (gap_end - gap_start) * along
+            half = len(label) * 0.28 * _style.SMALL_FONT / 72  # about half the label's width
+            if gap_end - gap_start > 2 * half + 0.1:  # keep the label clear of both boxes
+                x = min(max(x, gap_start + half + 0.05), gap_end - half - 0.05)
+            else:  # a long label: centred between the boxes is the best we can do
+                x = (gap_start + gap_end) / 2
             y = y1 + (y2 - y1) * (x - x1) / (x2 - x1) if x2 != x1 else (y1 + y2) / 2
             ax.text(x, y + 0.05, label, ha="center", va="bottom", fontsize=_style.SMALL_FONT,
                     color=color, zorder=6, fontweight="bold" if marked else "normal",
