@@ -279,6 +279,17 @@ class Player:
         handle.focus()
         handle.press(key)
 
+    def settle(self, timeout: float = 10) -> dict:
+        """The player's snapshot once two readings in a row agree (all updates arrived)."""
+        deadline = time.monotonic() + timeout
+        previous = self.snapshot()
+        while True:
+            time.sleep(0.3)
+            current = self.snapshot()
+            if current == previous or time.monotonic() > deadline:
+                return current
+            previous = current
+
     def wait_for(self, done: Callable[[dict], bool], timeout: float = 10) -> dict:
         """The player's snapshot once ``done(snapshot)``, or the last one after ``timeout``."""
         return wait_until(self.snapshot, done, timeout)
