@@ -47,6 +47,9 @@ DEFAULT_CHECKPOINT_EVERY = 100
 #: How many events before and after the cursor the event view lists.
 NEIGHBOURS = 2
 _MAX_STATE_CHARS = 4000
+# Long lines wrap rather than vanish under the graph beside them.
+_ROW_STYLE = "padding:1px 6px;white-space:pre-wrap;overflow-wrap:anywhere;font-family:monospace;"
+_STATE_STYLE = "margin:2px 0;max-height:320px;overflow:auto;white-space:pre-wrap;"
 _SPEEDS = (("0.5×", 1600), ("1×", 800), ("2×", 400), ("4×", 200))
 
 
@@ -327,7 +330,7 @@ class ReplayPlayer:
             style = ("background:#e7f1ff;color:#111111;font-weight:bold;" if current
                      else "color:#888888;" if number > self._position else "")
             rows.append(
-                f'<div style="{style}padding:1px 6px;white-space:pre;font-family:monospace;">'
+                f'<div style="{style}{_ROW_STYLE}">'
                 f'{"▶" if current else " "} {number:>4}  {html.escape(text)}</div>'
             )
         return "".join(rows)
@@ -340,8 +343,7 @@ class ReplayPlayer:
             text = str(shown)
         else:
             text = format_state(self._state)
-        return ('<div><b>state</b></div><pre style="margin:2px 0;max-height:320px;'
-                f'overflow:auto;">{html.escape(text)}</pre>')
+        return f'<div><b>state</b></div><pre style="{_STATE_STYLE}">{html.escape(text)}</pre>'
 
     def _static_html(self) -> str:
         return (
