@@ -575,6 +575,33 @@ def test_state_that_is_not_json_fails_the_save_before_anything_is_written(store)
     assert store.load_snapshot("acc-1").state["state"]["opened_at"] == "2026-01-05"
 
 
+def test_a_save_that_loses_the_race_writes_no_snapshot_either(store):
+    repo = Repository(store, BankAccount, snapshot_every=1)
+    repo.save(opened_account())  # snapshot at 4
+    teller_a, teller_b = repo.get("acc-1"), repo.get("acc-1")
+    teller_a.deposit(1)
+    teller_b.deposit(2)
+    repo.save(teller_a)  # snapshot at 5, balance 801
+    with pytest.raises(WrongExpectedVersion):
+        repo.save(teller_b)
+    assert store.load_snapshot("acc-1").state["state"]["balance"] == 801
+
+
+def test_a_snapshot_that_fails_after_the_append_loses_only_the_snapshot(store):
+    class SnapshotsFail(Spy):
+        def save_snapshot(self, stream_id, version, state):
+            raise OSError("disk full")
+
+    repo = Repository(SnapshotsFail(store), BankAccount, snapshot_every=2)
+    account = opened_account()
+    with pytest.raises(OSError, match="disk full"):
+        repo.save(account)
+    # The events are saved and the object knows it: saving again writes nothing twice.
+    assert store.stream_version("acc-1") == 4 and account.pending == ()
+    assert store.load_snapshot("acc-1") is None
+    assert repo.get("acc-1").balance == 800  # loads by full replay
+
+
 def test_non_json_state_only_matters_when_a_snapshot_is_due(store):
     account = opened_account()
     account.opened_at = datetime(2026, 1, 5, tzinfo=UTC)
