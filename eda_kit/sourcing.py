@@ -89,7 +89,10 @@ class Repository(Generic[A]):
     ) -> None:
         if not (isinstance(cls, type) and issubclass(cls, Aggregate)):
             raise TypeError(f"Repository needs an Aggregate subclass, got {cls!r}")
-        for method in ("append", "read_stream", "stream_version"):
+        needed = ["append", "read_stream", "stream_version"]
+        if snapshot_every is not None:
+            needed += ["save_snapshot", "load_snapshot"]
+        for method in needed:
             if not callable(getattr(store, method, None)):
                 raise TypeError(f"{store!r} is not an event store (it has no {method}())")
         if snapshot_every is not None and (type(snapshot_every) is not int or snapshot_every < 1):

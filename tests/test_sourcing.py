@@ -354,6 +354,13 @@ def test_repository_refuses_bad_arguments(store):
         Repository(store, BankAccount("acc-1"))
     with pytest.raises(TypeError, match="is not an event store"):
         Repository({}, BankAccount)
+
+    class NoSnapshots:
+        append = read_stream = stream_version = print
+
+    Repository(NoSnapshots(), BankAccount)  # enough without snapshots
+    with pytest.raises(TypeError, match=r"it has no save_snapshot\(\)"):
+        Repository(NoSnapshots(), BankAccount, snapshot_every=10)
     for bad in (0, -5, True, 2.5, "100"):
         with pytest.raises(ValueError, match="snapshot_every must be a positive int or None"):
             Repository(store, BankAccount, snapshot_every=bad)
