@@ -429,8 +429,9 @@ class EventBus:
         self._subscriptions: list[Subscription] = []
         self._routes: dict[str, tuple[Subscription, ...]] = {}  # topic -> who gets it
         self.dead_letters = DeadLetterQueue()
-        self._delivering = False  # inside a synchronous delivery?
-        self._running: Subscription | None = None  # whose handler is running (sync delivery)
+        # Whose handler a synchronous delivery is running; None when not delivering. (One
+        # attribute for both, to keep publish() lean.)
+        self._running: Subscription | None = None
         self._held: deque[_Held] = deque()  # events published during that delivery
         self._async_deliveries = 0  # publish_async calls under way (in any task)
 
@@ -510,11 +511,10 @@ class EventBus:
             ) from None
         if route is None:
             route = self.route(event.type)  # first publish to this topic: match and cache
-        if self._delivering or self._async_deliveries:
+        if self._running is not None or self._async_deliveries:
             held = self._hold(event, source)
             if held is not None:
                 return held
-        self._delivering = True
         try:
             if self._tracer is None:
                 # The hot path, kept small: the same loop as _deliver() minus the tracing.
@@ -539,13 +539,12 @@ class EventBus:
             self._held.clear()
             raise
         finally:
-            self._delivering = False
             self._running = None
         return report
 
     def _hold(self, event: Event, source: str | None) -> PublishReport | None:
         """Queue an event published during a delivery; None if no delivery is under way here."""
-        if self._delivering:
+        if self._running is not None:
             queue, running = self._held, self._running
         else:
             queue, running = (_ASYNC_QUEUES.get() or {}).get(self), _RUNNING.get()
@@ -632,7 +631,7 @@ class EventBus:
         except AttributeError:
             raise TypeError(f"publish_async takes an Event, not {type(event).__name__}") from None
         queues = _ASYNC_QUEUES.get() or {}
-        if self in queues or self._delivering:
+        if self in queues or self._running is not None:
             held = self._hold(event, source)
             if held is not None:
                 return held
@@ -750,8 +749,7 @@ class EventBus:
         delivered: list[DeadLetter] = []
         failed: list[DeadLetter] = []
         skipped: list[DeadLetter] = []
-        was_delivering = self._delivering
-        self._delivering = True
+        was_running = self._running  # not None: redeliver() was called by a handler
         try:
             for letter in letters:
                 sub = self._live_subscription(letter)
@@ -764,12 +762,11 @@ class EventBus:
                     delivered.append(letter)
                 else:
                     failed.append(outcome)
-            followups = self._deliver_held() if not was_delivering else ()
+            followups = self._deliver_held() if was_running is None else ()
         finally:
-            self._delivering = was_delivering
-            if not was_delivering:
+            self._running = was_running
+            if was_running is None:
                 self._held.clear()
-                self._running = None
         return RedeliveryReport(tuple(delivered), tuple(failed), tuple(skipped), followups)
 
     def _redeliver_one(self, letter: DeadLetter, sub: Subscription) -> DeadLetter | None:
