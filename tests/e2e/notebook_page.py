@@ -172,9 +172,9 @@ class NotebookRun:
     """A notebook open in JupyterLab after "Run All": its page, console log and model JSON."""
 
     name: str
-    page: Page
-    console: list[str]
-    model: dict = field(default_factory=dict)
+    page: Page = field(repr=False)
+    console: list[str] = field(repr=False)
+    model: dict = field(default_factory=dict, repr=False)
 
     @property
     def stem(self) -> str:
