@@ -330,3 +330,16 @@ def test_edge_labels_count_and_name_the_trouble():
     assert not any("via" in text for text in texts)
     texts = [x.get_text() for x in viz.draw_flow(t, show_via=True).texts]
     assert "×2 via order.*" in texts  # the pattern that is not the event's own name
+
+
+def test_draw_flow_accepts_a_hand_built_graph_with_kinds_only():
+    import networkx as nx
+
+    graph = nx.DiGraph()
+    graph.add_node("shop", kind="producer")
+    graph.add_node("order.created", kind="event")
+    graph.add_node("mailer", kind="consumer")
+    graph.add_edges_from([("shop", "order.created"), ("order.created", "mailer")])
+    texts = [t.get_text() for t in viz.draw_flow(graph, highlight="mailer").texts]
+    assert {"shop", "order.created", "mailer"} <= set(texts)
+    assert "label" not in graph.nodes["shop"]  # the caller's graph is left as it was

@@ -162,13 +162,30 @@ def _as_graph(graph_or_trace: Any) -> nx.DiGraph:
                     f"node {node!r} has kind {data.get('kind')!r}; draw_flow draws graphs made "
                     "by flow_graph (node kinds producer, event, consumer, dead_letter)"
                 )
-        return graph_or_trace
+        return _with_defaults(graph_or_trace)
     if isinstance(graph_or_trace, (Tracer, list, tuple)):
         return flow_graph(graph_or_trace)
     raise TypeError(
         f"draw_flow needs a flow graph, a Tracer or a list of TraceRecords, "
         f"not {type(graph_or_trace).__name__}"
     )
+
+
+def _with_defaults(graph: nx.DiGraph) -> nx.DiGraph:
+    """A hand-built graph (kinds only) gets what flow_graph would have given it."""
+    nodes_ok = all("label" in d and "first_seq" in d for _, d in graph.nodes(data=True))
+    edges_ok = all({"count", "outcomes", "via"} <= d.keys() for *_, d in graph.edges(data=True))
+    if nodes_ok and edges_ok:
+        return graph
+    filled = graph.copy()
+    for i, (node, data) in enumerate(filled.nodes(data=True), start=1):
+        data.setdefault("label", str(node))
+        data.setdefault("first_seq", i)
+    for *_, data in filled.edges(data=True):
+        data.setdefault("count", 0)
+        data.setdefault("outcomes", {})
+        data.setdefault("via", [])
+    return filled
 
 
 #: Layout measures, in inches at the default figure size (boxes are sized by their text).
