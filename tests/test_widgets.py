@@ -344,3 +344,10 @@ def test_the_headless_player_loads_no_heavy_library():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True)
     assert result.stdout.strip() == ""
+
+
+def test_without_ipywidgets_the_player_still_shows_its_static_views(monkeypatch):
+    monkeypatch.setitem(sys.modules, "ipywidgets", None)  # `import ipywidgets` now fails
+    bundle = ReplayPlayer([1, 2], lambda s, e: s + e, 0, start=2)._repr_mimebundle_()
+    assert set(bundle) == {"text/plain", "text/html"}
+    assert bundle["text/plain"].endswith("state:\n  3")
