@@ -139,6 +139,7 @@ class Subscription:
 
     def matches(self, topic: str) -> bool:
         """Would this subscription receive an event of type ``topic``?"""
+        parse_topic(topic)
         return self._matcher.matches(topic)
 
     def unsubscribe(self) -> None:
@@ -483,8 +484,10 @@ class EventBus:
         """
         found = self._routes.get(topic)
         if found is None:
-            parse_topic(topic)
-            found = tuple(sub for sub in self._subscriptions if sub._matcher.matches(topic))
+            words = parse_topic(topic)
+            found = tuple(
+                sub for sub in self._subscriptions if sub._matcher.matches(topic, words)
+            )
             if len(self._routes) >= MAX_CACHED_TOPICS:
                 self._routes.clear()
             self._routes[topic] = found

@@ -137,13 +137,17 @@ class TopicPattern:
         """True when the pattern has no wildcards: it matches one topic, itself."""
         return self._kind == "exact"
 
-    def matches(self, topic: str) -> bool:
-        """Does this pattern match ``topic``? (``topic`` is assumed already checked.)"""
+    def matches(self, topic: str, words: tuple[str, ...] | None = None) -> bool:
+        """Does this pattern match ``topic``? (``topic`` is assumed already checked.)
+
+        ``words``: the topic already split on dots, to save splitting it again when one topic
+        is matched against many patterns.
+        """
         if self._kind == "exact":
             return topic == self.text
         if self._kind == "everything":
             return True
-        return _words_match(self.words, tuple(topic.split(".")))
+        return _words_match(self.words, words or tuple(topic.split(".")))
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, TopicPattern) and other.text == self.text

@@ -192,9 +192,9 @@ def test_routes_are_computed_once_per_topic(monkeypatch):
     calls = []
     real = TopicPattern.matches
 
-    def counting(self, topic):
+    def counting(self, topic, words=None):
         calls.append((self.text, topic))
-        return real(self, topic)
+        return real(self, topic, words)
 
     monkeypatch.setattr(TopicPattern, "matches", counting)
     bus = EventBus()

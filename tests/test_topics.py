@@ -175,3 +175,9 @@ def test_a_topic_used_as_a_pattern_matches_only_itself(topic):
     assert matches(text, text)
     assert not matches(text, text + ".z")
     assert matches("#", text)
+
+
+def test_pre_split_words_give_the_same_answer():
+    pattern = TopicPattern("order.*.eu")
+    assert pattern.matches("order.created.eu", ("order", "created", "eu"))
+    assert not pattern.matches("order.created", ("order", "created"))
