@@ -551,3 +551,11 @@ def test_subscription_changes_during_a_delivery_count_from_the_next_event():
     bus.publish(Event("b"))
     assert log == [("first", "a"), ("second", "a"),  # the event "a" went to who matched then
                    ("first", "b"), ("newcomer", "b")]
+
+
+def test_a_subscription_says_whether_it_matches_a_topic():
+    subscription = EventBus().subscribe("order.#", print)
+    assert subscription.matches("order") and subscription.matches("order.created.eu")
+    assert not subscription.matches("orders.created")
+    with pytest.raises(ValueError, match="contains the wildcard"):
+        subscription.matches("order.*")
