@@ -3,12 +3,13 @@
 ``make e2e`` runs ``pytest tests/e2e``. Nothing here touches your home directory or the committed
 notebooks:
 
-- ``lab`` starts JupyterLab on 127.0.0.1 with a random free port and a random token. Every
-  Jupyter, IPython, matplotlib and XDG directory points into a temporary folder, so no
+- ``lab`` starts JupyterLab on 127.0.0.1 with a random free port and a random token. HOME and
+  every Jupyter, IPython, matplotlib and XDG directory point into a temporary folder, so no
   workspace, setting or announcement pop-up leaks in from (or out to) your own setup. The
   notebooks are copied there with their outputs cleared; the tests run those copies.
-- ``chromium`` is Debian's Chromium (``/usr/bin/chromium``) driven by Playwright's sync API.
-  Playwright's own browser download is never used. Set ``EDA_E2E_CHROMIUM`` to use another binary.
+- ``chromium`` is Debian's Chromium (``/usr/bin/chromium``) driven by Playwright's sync API,
+  with its own temporary HOME. Playwright's own browser download is never used; set
+  ``EDA_E2E_CHROMIUM`` to use another Chromium binary.
 - ``notebook`` opens one notebook, runs all its cells and waits for the kernel to go idle. It is
   module-scoped and parametrised, so pytest runs every test for one notebook before opening the
   next: notebooks run one after another in the one server.
@@ -146,17 +147,23 @@ class Lab:
             self.api("DELETE", f"kernels/{kernel['id']}")
 
 
+def private_dirs(base: Path, names: list[str]) -> dict[str, str]:
+    """A copy of this process's environment with each variable in ``names`` (and HOME) set to a
+    fresh folder under ``base``, so whatever a program saves lands there and nowhere else."""
+    env = dict(os.environ)
+    for name in ["HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", *names]:
+        folder = base / name.lower()
+        folder.mkdir(parents=True)
+        env[name] = str(folder)
+    return env
+
+
 def isolated_env(base: Path) -> dict[str, str]:
     """The server's environment: every config, data, cache and runtime folder under ``base``."""
-    env = dict(os.environ)
-    for name in [
+    env = private_dirs(base, [
         "IPYTHONDIR", "JUPYTER_DATA_DIR", "JUPYTER_CONFIG_DIR", "JUPYTER_RUNTIME_DIR",
         "JUPYTERLAB_SETTINGS_DIR", "JUPYTERLAB_WORKSPACES_DIR", "MPLCONFIGDIR",
-        "XDG_CONFIG_HOME", "XDG_CACHE_HOME",
-    ]:
-        folder = base / name.lower()
-        folder.mkdir()
-        env[name] = str(folder)
+    ])
     # The kernel (this venv's `python3`, found under sys.prefix/share/jupyter, which the
     # isolated JUPYTER_DATA_DIR does not hide) imports eda_kit from this checkout.
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
@@ -238,25 +245,33 @@ def stop_lab(lab: Lab) -> None:
 
 
 @pytest.fixture(scope="session")
-def lab() -> Iterator[Lab]:
-    """A JupyterLab server serving fresh, output-free copies of the notebooks under test."""
+def scratch() -> Iterator[Path]:
+    """A temporary folder for everything the run writes; removed at the end."""
     shutil.rmtree(ARTIFACTS, ignore_errors=True)  # what is left after the run is this run's
     ARTIFACTS.mkdir()
     base = Path(tempfile.mkdtemp(prefix="eda-e2e-"))
+    try:
+        yield base
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def lab(scratch: Path) -> Iterator[Lab]:
+    """A JupyterLab server serving fresh, output-free copies of the notebooks under test."""
     # The checkout's layout, so links like ../docs/img/... in markdown cells resolve.
-    work_dir = base / "work"
+    work_dir = scratch / "work"
     skip = shutil.ignore_patterns(".ipynb_checkpoints", "*.db", "*.db-*", "*.sqlite")
     shutil.copytree(NOTEBOOK_DIR, work_dir / "notebooks", ignore=skip)
     if (ROOT / "docs").is_dir():
         shutil.copytree(ROOT / "docs", work_dir / "docs", ignore=skip)
     for path in (work_dir / "notebooks").glob("*.ipynb"):
         clear_outputs(path)
-    server = start_lab(base, work_dir, ARTIFACTS / "jupyterlab.log")
+    server = start_lab(scratch / "lab", work_dir, ARTIFACTS / "jupyterlab.log")
     try:
         yield server
     finally:
         stop_lab(server)
-        shutil.rmtree(base, ignore_errors=True)
 
 
 # --- the browser --------------------------------------------------------------------------
@@ -273,10 +288,12 @@ def chromium_path() -> str:
 
 
 @pytest.fixture(scope="session")
-def chromium() -> Iterator[Browser]:
+def chromium(scratch: Path) -> Iterator[Browser]:
+    """Headless Chromium with its own home (its crash-report and cache folders land there)."""
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=chromium_path(), headless=True, args=CHROMIUM_FLAGS,
+            env=private_dirs(scratch / "browser", []),
         )
         try:
             yield browser
