@@ -7,7 +7,10 @@ Used by ``make notebooks``. Besides running the cells it keeps the files stable,
 re-running a notebook that did not change gives a byte-identical file:
 - the kernelspec is always ``python3`` (the environment's own kernel),
 - nbclient's per-cell timing metadata (wall-clock timestamps) is dropped,
-- execution counts restart at 1 in every notebook.
+- execution counts restart at 1 in every notebook,
+- consecutive stdout/stderr chunks are joined (how output is chunked varies between runs),
+- widget model ids, which are random and mean nothing once the kernel is gone (widget state
+  is not saved), are renumbered ``widget-1``, ``widget-2``... in order of appearance.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import nbformat
 from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parent.parent
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 
 
@@ -35,11 +39,32 @@ def execute(path: Path, timeout: int = 120) -> float:
         resources={"metadata": {"path": str(path.parent)}},
     ).execute()
     elapsed = time.perf_counter() - started
+    widget_ids: dict[str, str] = {}
     for cell in notebook.cells:
         cell.metadata.pop("execution", None)
+        if cell.cell_type == "code":
+            cell.outputs = join_streams(cell.outputs)
+            for output in cell.outputs:
+                view = output.get("data", {}).get(WIDGET_VIEW)
+                if view and "model_id" in view:
+                    view["model_id"] = widget_ids.setdefault(
+                        view["model_id"], f"widget-{len(widget_ids) + 1}")
     notebook.metadata.pop("widgets", None)  # widget state holds per-run model ids
     nbformat.write(notebook, path)
     return elapsed
+
+
+def join_streams(outputs: list) -> list:
+    """Merge consecutive stream outputs of the same name (stdout after stdout...)."""
+    joined: list = []
+    for output in outputs:
+        previous = joined[-1] if joined else None
+        if (output.output_type == "stream" and previous is not None
+                and previous.output_type == "stream" and previous.name == output.name):
+            previous.text += output.text
+        else:
+            joined.append(output)
+    return joined
 
 
 def main(argv: list[str]) -> int:
