@@ -2,17 +2,21 @@
 
 The companion package of the eda-course notebooks. One module per concept:
 
-    events     Event, RecordedEvent: facts with JSON payloads
-    clock      ids and time; reproducible() for notebooks and tests
-    trace      Tracer: who sent what to whom, and how it ended
-    emitter    EventEmitter (Node.js semantics), AsyncEventEmitter
-    bus        EventBus: topic routing, retries, dead letters
-    store      InMemoryEventStore, SQLiteEventStore, optimistic concurrency
-    sourcing   Aggregate, Repository: state rebuilt from events
-    cqrs       CommandBus, QueryBus, Projection: separate write and read sides
-    saga       Saga, Step: long-running work with compensation
-    viz        pictures of traces (networkx + matplotlib, loaded on first use)
-    widgets    ReplayPlayer (ipywidgets, loaded on first use)
+    events         Event, RecordedEvent: facts with JSON payloads (checked by payloads)
+    clock          ids and time; reproducible() for notebooks and tests
+    trace          Tracer: who sent what to whom, and how it ended
+    emitter        EventEmitter (Node.js semantics); async_emitter: AsyncEventEmitter
+    topics, bus    AMQP topic patterns; EventBus: routing, retries, dead letters
+    store          InMemoryEventStore, SQLiteEventStore, optimistic concurrency
+    aggregate, upcasting, sourcing
+                   Aggregate, Repository: state rebuilt from events; snapshots; old shapes
+    projection, cqrs
+                   CommandBus, QueryBus, Projection: separate write and read sides
+    saga, saga_log, faults, idempotency, choreography
+                   Saga, Step: long-running work with compensation, crash and resume
+    viz            pictures of traces (networkx + matplotlib, loaded on first use)
+    widgets        ReplayPlayer (ipywidgets, loaded on first use)
+    exercises      the self-checking exercises of each notebook
 
 ``import eda_kit`` is light: it loads only the standard library. Each name below is imported
 from its module the first time you use it, so ``from eda_kit import EventBus`` costs only the
@@ -39,6 +43,7 @@ _LAZY = {
     "EventBus": "bus",
     "Subscription": "bus",
     "DeadLetter": "bus",
+    "PublishReport": "bus",
     "EventStore": "store",
     "InMemoryEventStore": "store",
     "SQLiteEventStore": "store",
@@ -52,11 +57,14 @@ _LAZY = {
     "CommandBus": "cqrs",
     "QueryBus": "cqrs",
     "Projection": "cqrs",
+    "ProjectionStalled": "cqrs",
+    "UnknownCommand": "cqrs",
+    "UnknownQuery": "cqrs",
     "Saga": "saga",
     "Step": "saga",
     "SagaResult": "saga",
 }
-_SUBMODULES = {"viz", "widgets", "exercises"}
+_SUBMODULES = {"viz", "widgets", "exercises", "topics"}
 
 __all__ = ["Event", "RecordedEvent", "TraceRecord", "Tracer", "reproducible", *_LAZY]
 
