@@ -87,6 +87,18 @@ def test_every_widget_rendered(notebook: NotebookRun):
     )
 
 
+def test_no_pop_ups(notebook: NotebookRun):
+    """No notification toast (news, updates, errors) and no dialog cover the notebook."""
+    assert not notebook.page.locator(".Toastify__toast").count(), (
+        f"{notebook.name}: notifications shown: "
+        f"{notebook.page.locator('.Toastify__toast').all_inner_texts()}"
+    )
+    assert not notebook.page.locator(".jp-Dialog").count(), (
+        f"{notebook.name}: a dialog is open: "
+        f"{notebook.page.locator('.jp-Dialog').all_inner_texts()}"
+    )
+
+
 @pytest.mark.replay_player
 def test_replay_player_answers_its_controls(notebook: NotebookRun):
     count = wait_until(lambda: player_count(notebook), bool, 15)
