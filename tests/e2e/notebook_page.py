@@ -268,11 +268,16 @@ class Player:
         self.root.locator(".widget-play button").first.click()  # play/pause, stop, repeat
 
     def pause(self) -> None:
-        """Pause if playing (the play button shows a pause icon then); the stop button would
-        rewind, and a play that reached the end has stopped by itself."""
-        pause = self.root.locator(".widget-play button:has(.fa-pause)")
-        if pause.count():
-            pause.first.click()
+        """Pause if playing (the play button shows a pause icon then) and wait until it stopped.
+
+        Not the stop button: that would rewind. A play that reached the end stops by itself.
+        """
+        playing = self.root.locator(".widget-play button:has(.fa-pause)")
+        for _ in range(5):
+            if not playing.count():
+                return
+            playing.first.click()
+            time.sleep(0.2)
 
     def slider_key(self, key: str) -> None:
         handle = self.root.locator(".widget-slider .noUi-handle").first
