@@ -38,6 +38,7 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import nbformat
 import pytest
@@ -52,7 +53,7 @@ from notebook_page import (  # next to this file; pytest puts its folder on sys.
 )
 from playwright.sync_api import Browser, sync_playwright
 
-SERVER_START_TIMEOUT = 90  # seconds; the first start also builds matplotlib's font cache lazily
+SERVER_START_TIMEOUT = 90  # seconds; generous, for a cold start on a busy 2-core CI machine
 RUN_ALL_TIMEOUT = 180  # seconds per notebook, for all its cells
 
 CHROMIUM_FLAGS = [
@@ -130,7 +131,8 @@ class Lab:
         # `?reset` starts from an empty workspace, so no tabs from an earlier run reopen.
         return f"{self.url}/lab/tree/{name}?reset&token={self.token}"
 
-    def api(self, method: str, path: str) -> object:
+    def api(self, method: str, path: str) -> Any:
+        """Call the server's REST API (``/api/<path>``) with the token; the JSON answer."""
         request = urllib.request.Request(
             f"{self.url}/api/{path}", method=method,
             headers={"Authorization": f"token {self.token}"},

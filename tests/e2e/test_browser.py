@@ -23,7 +23,6 @@ from notebook_page import (
     widgets,
 )
 
-PNG = "image/png"
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 
