@@ -492,3 +492,64 @@ def test_context_manager_closes(make_store):
     with make_store() as store:
         store.append("s", ev())
     assert store.closed
+
+
+def test_appends_from_many_threads_reach_a_subscriber_once_each_in_log_order(store):
+    import threading
+
+    seen = []
+    store.subscribe(lambda e: seen.append(e.position))
+
+    def writer(n):
+        for i in range(15):
+            store.append(f"thread-{n}", ev(i=i))
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert seen == list(range(1, 61))
+
+
+def test_poll_from_inside_the_handler_delivers_nothing_twice(store):
+    seen = []
+
+    def handler(event):
+        seen.append(event.position)
+        assert sub_box[0] is None or sub_box[0].poll() == 0
+
+    sub_box = [None]
+    store.append("s", ev())
+    sub_box[0] = store.subscribe(handler)
+    store.append("s", [ev(), ev()])
+    assert seen == [1, 2, 3]
+
+
+def test_a_subscription_closed_by_its_own_handler_stops(store):
+    seen = []
+
+    def handler(event):
+        seen.append(event.position)
+        if event.position == 2:
+            subscription.close()
+
+    subscription = store.subscribe(handler, live=False)
+    store.append("s", [ev(), ev(), ev()])
+    assert subscription.poll() == 2
+    assert seen == [1, 2] and subscription.position == 2 and subscription.closed
+    with pytest.raises(ValueError, match="closed"):
+        subscription.poll()
+
+
+def test_the_fast_read_path_builds_the_same_events_as_recorded_from_storage(store):
+    from eda_kit.events import recorded_from_storage
+
+    original = Event("OrderPlaced", {"items": [{"sku": "x"}]}, metadata={"by": "asha"})
+    store.append("s", original)
+    (fast,) = store.read_all()
+    slow = recorded_from_storage(original.type, {"items": [{"sku": "x"}]}, {"by": "asha"},
+                                 original.id, original.time, "s", 1, 1)
+    assert fast == slow and repr(fast) == repr(slow)
+    assert type(fast.data) is type(slow.data) and type(fast.data["items"]) is type(
+        slow.data["items"])

@@ -144,7 +144,7 @@ class StoreSubscription:
                 if not batch:
                     break
                 handled += self._deliver_batch(batch, raise_errors)
-                if self.error is not None:
+                if self.error is not None or self._closed:
                     break
         finally:
             self._owner = None
