@@ -116,8 +116,13 @@ class StoreSubscription:
             raise ValueError(f"subscription {self.name!r} is closed")
         if self._owner == threading.get_ident():
             return 0  # called from inside our own handler: the running delivery continues
-        with self._lock:
-            return self._deliver_locked(raise_errors=True)
+        handled = 0
+        while True:
+            with self._lock:
+                handled += self._deliver_locked(raise_errors=True)
+            # An append that notified us while we held the lock left a note: look again.
+            if not self._again or self._closed:
+                return handled
 
     def _notify(self) -> None:
         """Deliver new events after an append (never raises: see the module docs)."""
