@@ -15,6 +15,20 @@ Modules, one idea each:
     memory         InMemoryEventStore: the contract in a few lists
     sqlite         SQLiteEventStore: the same contract in one SQLite file, safe across processes
     subscriptions  StoreSubscription: catch-up then live delivery, checkpoints, polling
+
+Beyond the pinned API (team/STORE_API.md), both stores also offer:
+
+- ``load_checkpoint(name)`` / ``save_checkpoint(name, position)``: a named position kept beside
+  the log (what ``subscribe(..., checkpoint=name)`` uses);
+- ``subscribe(..., name=, live=, batch_size=)`` returning a ``StoreSubscription`` with
+  ``poll()``, ``start(interval)`` / ``stop()`` (a background poller), ``close()``,
+  ``position``, ``lag()``, ``error`` and ``failed_event``;
+- ``tracer=`` (appends are "sent" by their stream, deliveries go to the subscription's name),
+  ``closed``, and use as a context manager;
+- ``SQLiteEventStore(path, synchronous="FULL" | "NORMAL" | "EXTRA", timeout=30.0)`` and
+  ``integrity_check()``.
+
+Stream ids are non-empty ``str`` of at most ``MAX_STREAM_ID_LENGTH`` characters, without NUL.
 """
 
 from .base import (
