@@ -143,7 +143,10 @@ async ({path, index}) => {
     return element ? element.innerText.trim() : null;
   };
   const handle = root.querySelector('.widget-slider .noUi-handle');
-  const img = root.querySelector('.eda-replay-graph img');
+  // The graph view is an ipywidgets Image (the <img> carries the class) or a box around one.
+  const graphView = root.querySelector('.eda-replay-graph');
+  const img = !graphView ? null
+    : graphView.tagName === 'IMG' ? graphView : graphView.querySelector('img');
   let graph = null;
   if (img && img.src) {
     const bytes = new Uint8Array(await (await fetch(img.src)).arrayBuffer());
@@ -156,6 +159,7 @@ async ({path, index}) => {
     state: text('.eda-replay-state'),
     position: handle ? Number(handle.getAttribute('aria-valuenow')) : null,
     maximum: handle ? Number(handle.getAttribute('aria-valuemax')) : null,
+    hasGraphView: Boolean(graphView),
     graph: graph,
     graphLoaded: img ? img.complete && img.naturalWidth > 0 : null,
   };
