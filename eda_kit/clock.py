@@ -23,8 +23,8 @@ world comes back on exit)::
 from __future__ import annotations
 
 import itertools
+import os
 import random
-import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -50,10 +50,19 @@ _world = _World()
 
 
 def new_id() -> str:
-    """A fresh event id: a UUID4 string, or ``evt-0001``-style in reproducible mode."""
+    """A fresh event id: a random UUID (version 4) string, or ``evt-0001`` in reproducible mode."""
     if _world.fixed:
         return f"evt-{next(_world.ids):04d}"
-    return str(uuid.uuid4())
+    return _random_uuid4()
+
+
+def _random_uuid4() -> str:
+    """``str(uuid.uuid4())``, written out: twice as fast, and ids are made for every event."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = (raw[6] & 0x0F) | 0x40  # version 4: random
+    raw[8] = (raw[8] & 0x3F) | 0x80  # the RFC 4122 variant
+    h = raw.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def now() -> datetime:

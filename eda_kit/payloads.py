@@ -45,6 +45,10 @@ class FrozenDict(dict):
         return (dict, (dict(self),))
 
 
+#: The empty payload, shared: it can't change, so one copy serves every event.
+EMPTY = FrozenDict()
+
+
 class FrozenList(list):
     """A ``list`` that refuses changes. Compares, prints and JSON-encodes like a list."""
 
@@ -59,32 +63,61 @@ class FrozenList(list):
 def freeze_json(value: Any, path: str = "data") -> Any:
     """Check that ``value`` is a JSON value and return a read-only copy of it.
 
-    ``path`` is the name used in error messages (``data``, ``metadata``...), extended as the
-    check walks into lists and dicts: ``data['items'][2]['price']``.
+    ``path`` names the value in error messages (``data``, ``metadata``...); the message points
+    inside it, e.g. ``data['items'][2]['price']: object of type Decimal is not JSON``.
     """
+    try:
+        return _freeze(value)
+    except _NotJSON as problem:
+        where = "".join(reversed(problem.steps))  # the steps were collected innermost first
+        raise TypeError(f"{path}{where}: {problem.reason}") from None
+
+
+class _NotJSON(Exception):
+    """Raised deep inside a payload; each enclosing list or dict adds its step to the path."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        self.steps: list[str] = []
+
+
+def _freeze(value: Any) -> Any:
     # Exact type checks first: they are the common case and the fastest.
     kind = type(value)
-    if value is None or kind is str or kind is int or kind is bool:
+    if kind is str or kind is int or value is None or kind is bool:
         return value
     if kind is float:
         if math.isfinite(value):
             return value
-        raise TypeError(f"{path}: {value!r} is not JSON (JSON has no NaN or infinity)")
+        raise _NotJSON(f"{value!r} is not JSON (JSON has no NaN or infinity)")
     if isinstance(value, dict):
+        if not value:
+            return EMPTY
         frozen = {}
         for key, item in value.items():
             if type(key) is not str:
-                raise TypeError(
-                    f"{path}: key {key!r} of type {type(key).__name__} is not JSON "
+                raise _NotJSON(
+                    f"key {key!r} of type {type(key).__name__} is not JSON "
                     "(JSON object keys must be strings)"
                 )
-            frozen[key] = freeze_json(item, f"{path}[{key!r}]")
+            try:
+                frozen[key] = _freeze(item)
+            except _NotJSON as problem:  # costs nothing unless something was refused
+                problem.steps.append(f"[{key!r}]")
+                raise
         return FrozenDict(frozen)
     if isinstance(value, (list, tuple)):
-        return FrozenList([freeze_json(item, f"{path}[{i}]") for i, item in enumerate(value)])
+        items = []
+        for index, item in enumerate(value):
+            try:
+                items.append(_freeze(item))
+            except _NotJSON as problem:
+                problem.steps.append(f"[{index}]")
+                raise
+        return FrozenList(items)
     if isinstance(value, (str, int)):  # subclasses such as IntEnum or str-based enums
         return value
-    raise TypeError(f"{path}: object of type {kind.__name__} is not JSON")
+    raise _NotJSON(f"object of type {kind.__name__} is not JSON")
 
 
 def freeze_trusted(value: Any) -> Any:

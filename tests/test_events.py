@@ -164,3 +164,20 @@ def test_recorded_from_storage_hands_out_read_only_payloads():
     assert recorded == RecordedEvent("A", {"n": [1]}, {}, "id-1", moment, "s", 1, 1)
     with pytest.raises(TypeError, match="read-only"):
         recorded.data["n"].append(2)
+
+
+def test_random_ids_are_version_4_uuids():
+    import uuid
+
+    ids = {Event("A").id for _ in range(200)}
+    assert len(ids) == 200
+    for text in ids:
+        parsed = uuid.UUID(text)
+        assert parsed.version == 4 and parsed.variant == uuid.RFC_4122 and str(parsed) == text
+
+
+def test_empty_payloads_are_shared_and_still_read_only():
+    first, second = Event("A"), Event("B", {})
+    assert first.data is second.data is first.metadata
+    with pytest.raises(TypeError, match="read-only"):
+        first.data["x"] = 1
