@@ -51,6 +51,8 @@ _LAZY = {
     "NO_STREAM": "store",
     "STREAM_EXISTS": "store",
     "WrongExpectedVersion": "store",
+    "Snapshot": "store",
+    "StoreSubscription": "store",
     "Aggregate": "sourcing",
     "Repository": "sourcing",
     "AggregateNotFound": "sourcing",
