@@ -181,6 +181,10 @@ class NotebookRun:
     model: dict = field(default_factory=dict, repr=False)
 
     @property
+    def file(self) -> str:
+        return Path(self.name).name
+
+    @property
     def stem(self) -> str:
         return Path(self.name).stem
 

@@ -16,6 +16,7 @@ from notebook_page import (
     NOTEBOOK_DIR,
     NotebookRun,
     Player,
+    has_replay_player,
     images,
     notebooks,
     player_count,
@@ -96,6 +97,14 @@ def test_no_pop_ups(notebook: NotebookRun):
         f"{notebook.name}: a dialog is open: "
         f"{notebook.page.locator('.jp-Dialog').all_inner_texts()}"
     )
+
+
+def test_every_player_shown_gets_the_player_test(notebook: NotebookRun):
+    """A player built in a way the ReplayPlayer(...) search misses would escape the next test."""
+    if player_count(notebook):
+        assert has_replay_player(NOTEBOOK_DIR / notebook.file), (
+            f"{notebook.name} shows a player but no code cell calls ReplayPlayer(...)"
+        )
 
 
 @pytest.mark.replay_player
