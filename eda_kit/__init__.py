@@ -6,7 +6,8 @@ The companion package of the eda-course notebooks. One module per concept:
     clock          ids and time; reproducible() for notebooks and tests
     trace          Tracer: who sent what to whom, and how it ended
     emitter        EventEmitter (Node.js semantics); async_emitter: AsyncEventEmitter
-    topics, bus    AMQP topic patterns; EventBus: routing, retries, dead letters
+    topics, bus, delivery
+                   AMQP topic patterns; EventBus: routing, retries; reports, dead letters
     store          InMemoryEventStore, SQLiteEventStore, optimistic concurrency
     aggregate, upcasting, sourcing
                    Aggregate, Repository: state rebuilt from events; snapshots; old shapes
