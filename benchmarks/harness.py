@@ -14,12 +14,20 @@ class Skip(Exception):
 
 @dataclass
 class Row:
-    """One contender's figure: ``value`` in ``unit``, and its ``ratio`` to the baseline."""
+    """One contender's figure: ``value`` in ``unit``, and its ``ratio`` to the baseline.
+
+    ``ours`` marks eda_kit's rows in the chart (by default: rows whose name says eda_kit).
+    """
 
     name: str
     value: float
     unit: str
     ratio: float | None = None
+    ours: bool | None = None
+
+    @property
+    def is_ours(self) -> bool:
+        return self.ours if self.ours is not None else "eda_kit" in self.name
 
 
 @dataclass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import platform
+import textwrap
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -89,10 +90,11 @@ def chart(sections: list[Section], path: Path) -> None:
         rows = [row for row in section.rows if row.ratio is not None]
         names = [row.name for row in rows]
         ratios = [row.ratio for row in rows]
-        colours = ["#2b6cb0" if "eda_kit" in name else "#a0aec0" for name in names]
+        colours = ["#2b6cb0" if row.is_ours else "#a0aec0" for row in rows]
         ax.barh(names, ratios, color=colours)
         ax.invert_yaxis()
-        ax.set_title(f"{section.title} ({section.ratio_label})", fontsize=10, loc="left")
+        title = textwrap.fill(f"{section.title} ({section.ratio_label})", width=70)
+        ax.set_title(title, fontsize=9, loc="left")
         for y, ratio in enumerate(ratios):
             ax.text(ratio, y, f" {ratio:.2f}", va="center", fontsize=8)
         ax.tick_params(labelsize=8)
