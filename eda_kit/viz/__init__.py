@@ -15,9 +15,7 @@ loads neither.
 
 In a notebook, called without ``ax``, each drawing makes one pyplot figure that Jupyter shows
 once, at the end of the cell. To keep the returned Axes' text (``<Axes: >``) out of the
-output, assign it (``ax = viz.draw_flow(trace)``) rather than ending the line with ``;``:
-nbval re-runs cells without storing them in IPython's history, and then the ``;`` no longer
-hides anything, so the saved and the re-computed outputs differ.
+output, end the line with ``;`` or assign the result (``ax = viz.draw_flow(trace)``).
 """
 
 from .flow import (
