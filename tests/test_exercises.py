@@ -119,3 +119,26 @@ def test_require_and_fail_name_the_case():
     with pytest.raises(NotYet, match="^ordering: listeners ran twice$"):
         with checker.case("ordering"):
             checker.require(False, "listeners ran twice")
+
+
+def test_an_empty_stub_function_is_named_not_run():
+    def revenue(events):
+        """Add up the money."""
+        ...  # your code here
+
+    def drafted(events):
+        pass
+
+    def started(events):
+        total = 0  # a real attempt: it runs and gets a real verdict
+        return total
+
+    assert start_here.warm_up.verdict(revenue).message == (
+        "Not yet: revenue() is still the empty stub "
+        "(replace the `...` with your code, run the cell, then check again)"
+    )
+    assert "drafted() is still the empty stub" in start_here.warm_up.verdict(drafted).message
+    assert start_here.warm_up.verdict(started).message == (
+        "Not yet: one OrderPlaced with total 30: expected 30, got 0"
+    )
+    assert not start_here.warm_up.verdict(lambda events: ...).passed

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import inspect
 import textwrap
 from collections.abc import Callable, Iterator, Sequence
@@ -79,6 +80,29 @@ class Checker:
 TestFunction = Callable[[Any, Checker], None]
 
 
+def is_empty_stub(answer: Any) -> bool:
+    """Is ``answer`` a function whose body is only ``...`` or ``pass`` (and a docstring)?"""
+    if not inspect.isfunction(answer):
+        return False
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(answer)))
+    except (OSError, TypeError, SyntaxError):  # no source to read (e.g. made by exec)
+        return False
+    function = tree.body[0] if tree.body else None
+    if not isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef):
+        return False  # a lambda, or something getsource could not isolate
+    body = function.body
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+            and isinstance(body[0].value.value, str):
+        body = body[1:]  # a docstring is not code
+    return all(
+        isinstance(statement, ast.Pass)
+        or (isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant)
+            and statement.value.value is Ellipsis)
+        for statement in body
+    )
+
+
 class Exercise:
     """One task with a checker, hints and a reference solution.
 
@@ -113,6 +137,12 @@ class Exercise:
         """Check ``answer`` and return the ``Verdict`` (prints nothing)."""
         if answer is None or answer is Ellipsis:
             return Verdict(False, "Not yet: there is no answer to check yet (fill in the cell)")
+        if is_empty_stub(answer):
+            return Verdict(
+                False,
+                f"Not yet: {answer.__name__}() is still the empty stub "
+                "(replace the `...` with your code, run the cell, then check again)",
+            )
         try:
             self._test(answer, Checker())
         except NotYet as failure:
