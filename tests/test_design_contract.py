@@ -90,14 +90,16 @@ class BankAccount(Aggregate):
                 self.balance -= event.data["amount"]
 
 
-def test_event_sourcing_snippet():
-    store = InMemoryEventStore()
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+def test_event_sourcing_snippet(kind, tmp_path):
+    store = InMemoryEventStore() if kind == "memory" else SQLiteEventStore(tmp_path / "bank.db")
     repo = Repository(store, BankAccount, snapshot_every=100)
     account = BankAccount("acc-1")
     account.open("asha"); account.deposit(500); account.deposit(500); account.withdraw(200)  # noqa: E702
     repo.save(account)
     assert repo.get("acc-1").balance == 800 and repo.get("acc-1").version == 4
     assert repo.get("acc-1", at_version=2).balance == 500
+    store.close()
 
 
 def test_saga_snippet():

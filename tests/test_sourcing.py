@@ -9,6 +9,7 @@ import threading
 from datetime import UTC, datetime
 
 import pytest
+from test_design_contract import BankAccount  # the design document's account, verbatim
 
 from eda_kit import (
     Aggregate,
@@ -20,37 +21,6 @@ from eda_kit import (
     WrongExpectedVersion,
 )
 from eda_kit.payloads import FrozenDict
-
-
-class BankAccount(Aggregate):
-    """The design document's account, as written there."""
-
-    def __init__(self, id):
-        super().__init__(id)
-        self.owner = None
-        self.balance = 0
-
-    def open(self, owner):
-        self.record("AccountOpened", owner=owner)
-
-    def deposit(self, amount):
-        if amount <= 0:
-            raise ValueError("deposit must be positive")
-        self.record("Deposited", amount=amount)
-
-    def withdraw(self, amount):
-        if amount > self.balance:
-            raise ValueError("insufficient funds")
-        self.record("Withdrawn", amount=amount)
-
-    def apply(self, event):
-        match event.type:
-            case "AccountOpened":
-                self.owner = event.data["owner"]
-            case "Deposited":
-                self.balance += event.data["amount"]
-            case "Withdrawn":
-                self.balance -= event.data["amount"]
 
 
 @pytest.fixture(params=["memory", "sqlite"])
@@ -85,20 +55,6 @@ def opened_account(id="acc-1"):
     account.deposit(500)
     account.withdraw(200)
     return account
-
-
-# --------------------------------------------------------------------------------------
-# The design snippet
-
-
-def test_the_design_snippet_runs_as_written(store):
-    repo = Repository(store, BankAccount, snapshot_every=100)
-    account = BankAccount("acc-1")
-    account.open("asha"); account.deposit(500); account.deposit(500); account.withdraw(200)  # noqa: E702
-    repo.save(account)
-    assert repo.get("acc-1").balance == 800
-    assert repo.get("acc-1").version == 4
-    assert repo.get("acc-1", at_version=2).balance == 500
 
 
 # --------------------------------------------------------------------------------------
