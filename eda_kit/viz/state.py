@@ -73,9 +73,15 @@ def plot_state(
             color="#4d79a7", linewidth=2, zorder=2)
     ax.plot(versions, values, "o", color="#4d79a7", markersize=6, zorder=3)
     if len(values) <= 30:
+        previous = None
         for version, value in zip(versions, values, strict=True):
+            # The step line arrives from the previous value: after a drop it comes down from
+            # above, so the label goes below the point to stay clear of it.
+            dropped = previous is not None and value < previous
             ax.annotate(f"{value:g}", (version, value), textcoords="offset points",
-                        xytext=(0, 7), ha="center", fontsize=_style.SMALL_FONT, color="#333333")
+                        xytext=(0, -8 if dropped else 7), va="top" if dropped else "bottom",
+                        ha="center", fontsize=_style.SMALL_FONT, color="#333333")
+            previous = value
     if mark is not None:
         value = values[versions.index(mark)]
         ax.axvline(mark, color=_style.HIGHLIGHT, linestyle=":", linewidth=1.5, zorder=1)
