@@ -13,14 +13,14 @@ in the store's global log.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
 from .clock import new_id, now
-from .payloads import freeze_json
+from .payloads import freeze_json, freeze_trusted
 
-__all__ = ["Event", "RecordedEvent", "recorded_from_storage"]
+__all__ = ["Event", "RecordedEvent", "build_recorded", "recorded_from_storage"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +104,48 @@ class RecordedEvent(Event):
         }
 
 
+# --- building RecordedEvents fast (the read path of every store) ----------------------------
+#
+# A store builds one RecordedEvent per event it reads, so this is the hottest code in the
+# package. Going through __init__ would check and copy payloads that the store checked when it
+# wrote them, so the builders below set the slots directly (the slot descriptors are fetched
+# once). The field list is checked at import time, so a new field can't be silently left unset.
+
+_FIELDS = ("type", "data", "metadata", "id", "time", "stream_id", "version", "position")
+if tuple(f.name for f in fields(RecordedEvent)) != _FIELDS:  # pragma: no cover
+    raise ImportError("RecordedEvent's fields changed: update eda_kit.events._FIELDS")
+(_set_type, _set_data, _set_metadata, _set_id, _set_time, _set_stream_id, _set_version,
+ _set_position) = (getattr(RecordedEvent, name).__set__ for name in _FIELDS)
+
+
+def build_recorded(
+    type: str,
+    data: Any,
+    metadata: Any,
+    id: str,
+    time: datetime | None,
+    stream_id: str,
+    version: int,
+    position: int,
+    _new: Any = object.__new__,
+) -> RecordedEvent:
+    """A ``RecordedEvent`` from values that are already checked and read-only (no copying).
+
+    For stores only: ``data`` and ``metadata`` must already be frozen JSON (an ``Event``'s own
+    payloads, or ``freeze_trusted`` output). Not for user input.
+    """
+    event = _new(RecordedEvent)
+    _set_type(event, type)
+    _set_data(event, data)
+    _set_metadata(event, metadata)
+    _set_id(event, id)
+    _set_time(event, time)
+    _set_stream_id(event, stream_id)
+    _set_version(event, version)
+    _set_position(event, position)
+    return event
+
+
 def recorded_from_storage(
     type: str,
     data: Any,
@@ -114,21 +156,10 @@ def recorded_from_storage(
     version: int,
     position: int,
 ) -> RecordedEvent:
-    """Build a ``RecordedEvent`` from values a store wrote itself (already JSON-checked).
+    """Build a ``RecordedEvent`` from plain values a store wrote itself (already JSON-checked).
 
-    Stores use this on the read path: it skips the payload checks (the values came out of
-    ``json.loads``) but still hands out read-only payloads. Not for user input.
+    Like :func:`build_recorded`, but makes the payloads read-only first (``freeze_trusted``):
+    the right call for values straight out of ``json.loads``. Not for user input.
     """
-    from .payloads import freeze_trusted
-
-    event = object.__new__(RecordedEvent)
-    setattr_ = object.__setattr__
-    setattr_(event, "type", type)
-    setattr_(event, "data", freeze_trusted(data))
-    setattr_(event, "metadata", freeze_trusted(metadata))
-    setattr_(event, "id", id)
-    setattr_(event, "time", time)
-    setattr_(event, "stream_id", stream_id)
-    setattr_(event, "version", version)
-    setattr_(event, "position", position)
-    return event
+    return build_recorded(type, freeze_trusted(data), freeze_trusted(metadata), id, time,
+                          stream_id, version, position)
