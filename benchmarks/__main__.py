@@ -1,8 +1,8 @@
 """Run every benchmark and write benchmarks/RESULTS.md and benchmarks/results.png.
 
-    python -m benchmarks            # full sizes (a few minutes)
-    python -m benchmarks --quick    # tiny sizes: checks that everything runs
-    python -m benchmarks --only emitter,bus --out /tmp/bench
+python -m benchmarks            # full sizes (a few minutes)
+python -m benchmarks --quick    # tiny sizes: checks that everything runs
+python -m benchmarks --only emitter,bus --out /tmp/bench
 """
 
 from __future__ import annotations
@@ -40,12 +40,19 @@ QUICK = {
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--quick", action="store_true", help="tiny sizes, no notebook timings")
     parser.add_argument("--only", help="comma-separated parts: " + ", ".join(FULL))
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent,
-                        help="folder for RESULTS.md and results.png")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path(__file__).parent,
+        help="folder for RESULTS.md and results.png",
+    )
     args = parser.parse_args(argv)
 
     plan = QUICK if args.quick else FULL

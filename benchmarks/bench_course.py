@@ -32,12 +32,16 @@ def import_section(runs: int) -> Section:
         loaded.append(median_start("import eda_kit"))
     cost = min(loaded) - min(bare)
     return Section(
-        "Import cost", f"`python -c 'import eda_kit'` vs `python -c pass`, median of {runs} "
+        "Import cost",
+        f"`python -c 'import eda_kit'` vs `python -c pass`, median of {runs} "
         "fresh processes, best of 3",
-        [Row("bare interpreter", min(bare) * 1e3, "ms"),
-         Row("import eda_kit", min(loaded) * 1e3, "ms"),
-         Row("added by eda_kit", cost * 1e3, "ms")],
-        goal="at most ~60 ms added", met=cost <= 0.060,
+        [
+            Row("bare interpreter", min(bare) * 1e3, "ms"),
+            Row("import eda_kit", min(loaded) * 1e3, "ms"),
+            Row("added by eda_kit", cost * 1e3, "ms"),
+        ],
+        goal="at most ~60 ms added",
+        met=cost <= 0.060,
     )
 
 
@@ -54,14 +58,20 @@ def notebooks_section(include_nbval: bool) -> Section:
     for path in notebooks:
         notebook = nbformat.read(path, as_version=4)
         started = time.perf_counter()
-        NotebookClient(notebook, timeout=300, kernel_name="python3",
-                       resources={"metadata": {"path": str(path.parent)}}).execute()
+        NotebookClient(
+            notebook,
+            timeout=300,
+            kernel_name="python3",
+            resources={"metadata": {"path": str(path.parent)}},
+        ).execute()
         rows.append(Row(path.stem, time.perf_counter() - started, "s"))
     if include_nbval:
         started = time.perf_counter()
         result = subprocess.run(
             [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "notebooks"],
-            cwd=ROOT, capture_output=True, text=True,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
             env={**os.environ, "PYTHONHASHSEED": "0"},
         )
         label = "whole nbval run" + ("" if result.returncode == 0 else " (FAILED)")
@@ -70,5 +80,7 @@ def notebooks_section(include_nbval: bool) -> Section:
     return Section(
         "Course: notebook run times",
         "each notebook executed top to bottom in a fresh kernel (includes kernel start-up)",
-        rows, goal="each notebook in seconds (under 30 s)", met=slowest < 30,
+        rows,
+        goal="each notebook in seconds (under 30 s)",
+        met=slowest < 30,
     )

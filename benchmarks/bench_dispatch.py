@@ -71,14 +71,18 @@ def emitter_section(number: int, rounds: int) -> Section:
         for handler in handlers:
             handler(1)
 
-    contenders = {"plain loop (floor)": floor, "eda_kit EventEmitter": lambda: emitter.emit(
-        "order.created", 1)}
+    contenders = {
+        "plain loop (floor)": floor,
+        "eda_kit EventEmitter": lambda: emitter.emit("order.created", 1),
+    }
     peers, keepalive = _peers_for_three("order.created", handlers)
     contenders.update(peers)
     times = best_per_call(contenders, number=number, rounds=rounds)
     del keepalive
     return _dispatch_section(
-        "Emitter: emit to 3 listeners", times, goal_ratio=2.0,
+        "Emitter: emit to 3 listeners",
+        times,
+        goal_ratio=2.0,
         what="`emit('order.created', 1)` with three listeners registered",
     )
 
@@ -100,26 +104,34 @@ def bus_section(number: int, rounds: int) -> Section:
         for handler in handlers:
             handler(event)
 
-    contenders = {"plain loop (floor)": floor,
-                  "eda_kit EventBus": lambda: bus.publish(event)}
+    contenders = {"plain loop (floor)": floor, "eda_kit EventBus": lambda: bus.publish(event)}
     peers, keepalive = _peers_for_three("order.created", handlers)
     contenders.update(peers)
     times = best_per_call(contenders, number=number, rounds=rounds)
     del keepalive
     return _dispatch_section(
-        "Bus: publish to 3 matching subscribers", times, goal_ratio=4.0,
+        "Bus: publish to 3 matching subscribers",
+        times,
+        goal_ratio=4.0,
         what="`publish(event)` routed to an exact topic, a `*` and a `#` subscription "
         "(peers have no wildcards: three handlers on one name)",
     )
 
 
-def _dispatch_section(title: str, times: dict[str, float], *, goal_ratio: float,
-                      what: str) -> Section:
+def _dispatch_section(
+    title: str, times: dict[str, float], *, goal_ratio: float, what: str
+) -> Section:
     floor = times["plain loop (floor)"]
-    rows = [Row(name, seconds * 1e9, "ns/call", seconds / floor) for name, seconds in
-            sorted(times.items(), key=lambda item: item[1])]
+    rows = [
+        Row(name, seconds * 1e9, "ns/call", seconds / floor)
+        for name, seconds in sorted(times.items(), key=lambda item: item[1])
+    ]
     ours = next(row for row in rows if row.name.startswith("eda_kit"))
     return Section(
-        title, what, rows, goal=f"eda_kit at most {goal_ratio:g}x the floor",
-        met=ours.ratio is not None and ours.ratio <= goal_ratio, ratio_label="x floor",
+        title,
+        what,
+        rows,
+        goal=f"eda_kit at most {goal_ratio:g}x the floor",
+        met=ours.ratio is not None and ours.ratio <= goal_ratio,
+        ratio_label="x floor",
     )

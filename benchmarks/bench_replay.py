@@ -34,5 +34,7 @@ def replay_section(sizes: tuple[int, ...], jumps: int) -> Section:
     return Section(
         "Replay player: random jumps",
         f"`ReplayPlayer.goto(n)` to {jumps} random positions (headless)",
-        rows, goal=f"every jump under 50 ms at {min(sizes):,} events", met=met,
+        rows,
+        goal=f"every jump under 50 ms at {min(sizes):,} events",
+        met=met,
     )

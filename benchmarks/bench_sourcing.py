@@ -34,8 +34,10 @@ def sourcing_section(events: int, rounds: int) -> Section:
             account = repository.get("acc-1")
 
     # Two stores with the same history: one never snapshotted, one snapshotted every 100.
-    full, snapshotted = (Repository(InMemoryEventStore(), Account),
-                         Repository(InMemoryEventStore(), Account, snapshot_every=100))
+    full, snapshotted = (
+        Repository(InMemoryEventStore(), Account),
+        Repository(InMemoryEventStore(), Account, snapshot_every=100),
+    )
     fill(full)
     fill(snapshotted)
     assert full.get("acc-1").balance == snapshotted.get("acc-1").balance == events
@@ -45,8 +47,11 @@ def sourcing_section(events: int, rounds: int) -> Section:
     return Section(
         "Event sourcing: load an aggregate",
         f"`Repository.get` of an account with {events:,} events, in memory, best of {rounds}",
-        [Row("full replay", replay * 1e3, "ms", 1.0),
-         Row("snapshot every 100 + tail", snapshot * 1e3, "ms", speed_up, ours=True)],
-        goal="snapshots at least 10x faster, same state", met=speed_up >= 10,
+        [
+            Row("full replay", replay * 1e3, "ms", 1.0),
+            Row("snapshot every 100 + tail", snapshot * 1e3, "ms", speed_up, ours=True),
+        ],
+        goal="snapshots at least 10x faster, same state",
+        met=speed_up >= 10,
         ratio_label="speed-up",
     )

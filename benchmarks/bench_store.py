@@ -32,8 +32,9 @@ def store_section(events: int, batch: int, rounds: int) -> Section:
     with tempfile.TemporaryDirectory() as folder:
         for round_number in range(rounds):
             ours = SQLiteEventStore(str(Path(folder) / f"eda-{round_number}.db"))
-            datastore = SQLiteDatastore(str(Path(folder) / f"es-{round_number}.db"),
-                                        originator_id_type="text")
+            datastore = SQLiteDatastore(
+                str(Path(folder) / f"es-{round_number}.db"), originator_id_type="text"
+            )
             theirs = SQLiteApplicationRecorder(datastore)
             theirs.create_table()
             for side, operation, seconds in _one_round(ours, theirs, events, batch):
@@ -52,7 +53,9 @@ def store_section(events: int, batch: int, rounds: int) -> Section:
         f"{events} single appends with expected version, {events // batch or 1} batches of "
         f"{batch}, then read-all and read-one-stream; JSON timed on both sides; best of "
         f"{rounds} rounds in fresh files",
-        rows, goal="eda_kit at least 1x eventsourcing on all four", met=met,
+        rows,
+        goal="eda_kit at least 1x eventsourcing on all four",
+        met=met,
         ratio_label="speed-up vs eventsourcing",
     )
 
@@ -76,8 +79,9 @@ def _one_round(ours, theirs, events: int, batch: int):
 
     def theirs_single() -> None:
         for version in range(events):
-            theirs.insert_events([StoredEvent(
-                "order-1", version + 1, "OrderUpdated", json.dumps(PAYLOAD).encode())])
+            theirs.insert_events(
+                [StoredEvent("order-1", version + 1, "OrderUpdated", json.dumps(PAYLOAD).encode())]
+            )
 
     yield "eda_kit", "single appends", timed(ours_single) / events
     yield "eventsourcing", "single appends", timed(theirs_single) / events
@@ -93,9 +97,14 @@ def _one_round(ours, theirs, events: int, batch: int):
 
     def theirs_batches() -> None:
         for number in range(batches):
-            theirs.insert_events([
-                StoredEvent(f"batch-{number}", version, "ItemAdded", json.dumps(PAYLOAD).encode())
-                for version in range(1, batch + 1)])
+            theirs.insert_events(
+                [
+                    StoredEvent(
+                        f"batch-{number}", version, "ItemAdded", json.dumps(PAYLOAD).encode()
+                    )
+                    for version in range(1, batch + 1)
+                ]
+            )
 
     yield "eda_kit", label, timed(ours_batches) / (batches * batch)
     yield "eventsourcing", label, timed(theirs_batches) / (batches * batch)

@@ -24,8 +24,10 @@ def machine() -> str:
         pass
     import os
 
-    return (f"{platform.system()} {platform.machine()}, {cpu}, {os.cpu_count()} cores; "
-            f"Python {platform.python_version()}")
+    return (
+        f"{platform.system()} {platform.machine()}, {cpu}, {os.cpu_count()} cores; "
+        f"Python {platform.python_version()}"
+    )
 
 
 def versions() -> str:
@@ -62,8 +64,15 @@ def markdown(sections: list[Section], skipped: list[str], command: str) -> str:
     ]
     lines += [f"| {s.title} | {s.goal or '-'} | {_verdict(s)} |" for s in sections]
     for section in sections:
-        lines += ["", f"## {section.title}", "", section.what, "",
-                  f"| Contender | Time | {section.ratio_label} |", "|---|---:|---:|"]
+        lines += [
+            "",
+            f"## {section.title}",
+            "",
+            section.what,
+            "",
+            f"| Contender | Time | {section.ratio_label} |",
+            "|---|---:|---:|",
+        ]
         for row in section.rows:
             ratio = "" if row.ratio is None else f"{row.ratio:.2f}"
             lines.append(f"| {row.name} | {row.value:,.2f} {row.unit} | {ratio} |")

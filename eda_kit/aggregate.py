@@ -144,7 +144,8 @@ class Aggregate:
 
     def __repr__(self) -> str:
         fields = ", ".join(
-            f"{name}={value!r}" for name, value in vars(self).items()
+            f"{name}={value!r}"
+            for name, value in vars(self).items()
             if not name.startswith("_") and name != "id"
         )
         pending = f", pending={len(self._pending)}" if getattr(self, "_pending", None) else ""

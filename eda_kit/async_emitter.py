@@ -81,8 +81,13 @@ class AsyncEventEmitter(EventEmitter):
             super()._after_traced_call(event, target, result, event_id)
 
     def _schedule(
-        self, event: Hashable, listener: Listener | str, awaitable: Any, *,
-        traced: bool, event_id: str | None,
+        self,
+        event: Hashable,
+        listener: Listener | str,
+        awaitable: Any,
+        *,
+        traced: bool,
+        event_id: str | None,
     ) -> None:
         name = listener if isinstance(listener, str) else listener_name(listener)
         try:
@@ -106,15 +111,22 @@ class AsyncEventEmitter(EventEmitter):
                 await awaitable
             except Exception as error:
                 if traced:
-                    self._tracer.record(self._name, str(event), name, "failed",
-                                        detail=_describe(error), event_id=event_id)
+                    self._tracer.record(
+                        self._name,
+                        str(event),
+                        name,
+                        "failed",
+                        detail=_describe(error),
+                        event_id=event_id,
+                    )
                 if event == "error":
                     raise
                 self.emit("error", error)  # with nobody listening, this raises `error` itself
             else:
                 if traced:
-                    self._tracer.record(self._name, str(event), name, "delivered",
-                                        event_id=event_id)
+                    self._tracer.record(
+                        self._name, str(event), name, "delivered", event_id=event_id
+                    )
         except Exception:
             self._failed.append(asyncio.current_task())  # kept for drain() to raise
             raise

@@ -270,9 +270,7 @@ class EventBus:
         found = self._routes.get(topic)
         if found is None:
             words = parse_topic(topic)
-            found = tuple(
-                sub for sub in self._subscriptions if sub._matcher.matches(topic, words)
-            )
+            found = tuple(sub for sub in self._subscriptions if sub._matcher.matches(topic, words))
             if len(self._routes) >= MAX_CACHED_TOPICS:
                 self._routes.clear()
             self._routes[topic] = found
@@ -376,8 +374,14 @@ class EventBus:
                 trouble.append(self._retry(sub, event, source, error, 1, sub.max_attempts))
             else:
                 if tracer is not None:
-                    tracer.record(source, event.type, sub.name, "delivered",
-                                  event_id=event.id, via=sub.pattern)
+                    tracer.record(
+                        source,
+                        event.type,
+                        sub.name,
+                        "delivered",
+                        event_id=event.id,
+                        via=sub.pattern,
+                    )
         return trouble
 
     def _retry(
@@ -424,7 +428,8 @@ class EventBus:
             if held is not None:
                 return held
         trouble, followups = await self._async_scope(
-            lambda: self._deliver_async(event, source, route))
+            lambda: self._deliver_async(event, source, route)
+        )
         report = PublishReport(event, route, trouble)
         if followups:
             report._followups = followups
@@ -460,8 +465,9 @@ class EventBus:
     ) -> list[_Trouble] | None:
         if self._tracer is not None:
             outcome = "sent" if route else "unhandled"
-            self._tracer.record(_source_of(event, source), event.type, None, outcome,
-                                event_id=event.id)
+            self._tracer.record(
+                _source_of(event, source), event.type, None, outcome, event_id=event.id
+            )
         results = await asyncio.gather(
             *(self._deliver_one_async(sub, event, source, 1, sub.max_attempts) for sub in route)
         )
@@ -472,7 +478,11 @@ class EventBus:
         return trouble or None
 
     async def _deliver_one_async(
-        self, sub: Subscription, event: Event, source: str | None, attempt: int,
+        self,
+        sub: Subscription,
+        event: Event,
+        source: str | None,
+        attempt: int,
         last_attempt: int,
     ) -> _Trouble | None:
         """Try one subscriber, with backoff between attempts. Never raises for a handler."""
@@ -505,11 +515,24 @@ class EventBus:
     # --- dead letters -----------------------------------------------------------------------
 
     def _dead_letter(
-        self, sub: Subscription, event: Event, source: str, error: Exception, attempts: int,
-        *, park: bool = True,
+        self,
+        sub: Subscription,
+        event: Event,
+        source: str,
+        error: Exception,
+        attempts: int,
+        *,
+        park: bool = True,
     ) -> DeadLetter:
-        letter = DeadLetter(event, sub.name, describe_error(error), attempts,
-                            pattern=sub.pattern, source=source, subscription=sub)
+        letter = DeadLetter(
+            event,
+            sub.name,
+            describe_error(error),
+            attempts,
+            pattern=sub.pattern,
+            source=source,
+            subscription=sub,
+        )
         if park:
             self.dead_letters._append(letter)
         self._trace(source, event, sub, "dead_lettered", attempts, describe_error(error))
@@ -580,11 +603,20 @@ class EventBus:
         for letter, _ in todo:
             self.dead_letters._remove(letter)
             self._trace_resend(letter.event)
-        results, followups = await self._async_scope(lambda: asyncio.gather(*(
-            self._deliver_one_async(sub, d.event, DEAD_LETTER_SOURCE, d.attempts + 1,
-                                    d.attempts + sub.max_attempts)
-            for d, sub in todo
-        )))
+        results, followups = await self._async_scope(
+            lambda: asyncio.gather(
+                *(
+                    self._deliver_one_async(
+                        sub,
+                        d.event,
+                        DEAD_LETTER_SOURCE,
+                        d.attempts + 1,
+                        d.attempts + sub.max_attempts,
+                    )
+                    for d, sub in todo
+                )
+            )
+        )
         delivered, failed = [], []
         for (letter, _), result in zip(todo, results, strict=True):
             if result is None or result.dead_letter is None:
@@ -597,12 +629,25 @@ class EventBus:
     # --- tracing ----------------------------------------------------------------------------
 
     def _trace(
-        self, source: str, event: Event, sub: Subscription, outcome: str, attempt: int,
+        self,
+        source: str,
+        event: Event,
+        sub: Subscription,
+        outcome: str,
+        attempt: int,
         detail: str = "",
     ) -> None:
         if self._tracer is not None:
-            self._tracer.record(source, event.type, sub.name, outcome, attempt=attempt,
-                                detail=detail, event_id=event.id, via=sub.pattern)
+            self._tracer.record(
+                source,
+                event.type,
+                sub.name,
+                outcome,
+                attempt=attempt,
+                detail=detail,
+                event_id=event.id,
+                via=sub.pattern,
+            )
 
     def _trace_resend(self, event: Event) -> None:
         """A redelivery starts: the dead-letter queue sends the event again."""

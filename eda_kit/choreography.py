@@ -33,8 +33,14 @@ from .bus import EventBus
 from .events import Event
 from .trace import Tracer
 
-__all__ = ["OrderService", "InventoryService", "PaymentService", "run_order_choreography",
-           "ChoreographyOutcome", "STEPS"]
+__all__ = [
+    "OrderService",
+    "InventoryService",
+    "PaymentService",
+    "run_order_choreography",
+    "ChoreographyOutcome",
+    "STEPS",
+]
 
 #: The steps a failure can be injected into (``create_order`` is the request itself).
 STEPS = ("reserve_inventory", "charge_payment", "confirm_order")
@@ -45,8 +51,9 @@ class _Service:
 
     name = "Service"
 
-    def __init__(self, bus: EventBus, fail: str | None = None,
-                 sent_log: list[str] | None = None) -> None:
+    def __init__(
+        self, bus: EventBus, fail: str | None = None, sent_log: list[str] | None = None
+    ) -> None:
         self.bus = bus
         self.fail = fail
         self.state: dict[str, str] = {}  # order_id -> this service's view of the order
@@ -63,8 +70,9 @@ class _Service:
 class OrderService(_Service):
     name = "OrderService"
 
-    def __init__(self, bus: EventBus, fail: str | None = None,
-                 sent_log: list[str] | None = None) -> None:
+    def __init__(
+        self, bus: EventBus, fail: str | None = None, sent_log: list[str] | None = None
+    ) -> None:
         super().__init__(bus, fail, sent_log)
         self.listen("payment.charged", self.confirm)
         self.listen("inventory.rejected", self.cancel)
@@ -91,8 +99,9 @@ class OrderService(_Service):
 class InventoryService(_Service):
     name = "InventoryService"
 
-    def __init__(self, bus: EventBus, fail: str | None = None,
-                 sent_log: list[str] | None = None) -> None:
+    def __init__(
+        self, bus: EventBus, fail: str | None = None, sent_log: list[str] | None = None
+    ) -> None:
         super().__init__(bus, fail, sent_log)
         self.listen("order.created", self.reserve)
         self.listen("payment.declined", self.release)
@@ -115,8 +124,9 @@ class InventoryService(_Service):
 class PaymentService(_Service):
     name = "PaymentService"
 
-    def __init__(self, bus: EventBus, fail: str | None = None,
-                 sent_log: list[str] | None = None) -> None:
+    def __init__(
+        self, bus: EventBus, fail: str | None = None, sent_log: list[str] | None = None
+    ) -> None:
         super().__init__(bus, fail, sent_log)
         self.listen("inventory.reserved", self.charge)
         self.listen("order.confirmation_failed", self.refund)
@@ -145,8 +155,9 @@ class ChoreographyOutcome:
     events: list[str] = field(default_factory=list)
 
 
-def run_order_choreography(order_id: str = "A1", amount: int = 30, *, fail: str | None = None,
-                           tracer: Tracer | None = None) -> ChoreographyOutcome:
+def run_order_choreography(
+    order_id: str = "A1", amount: int = 30, *, fail: str | None = None, tracer: Tracer | None = None
+) -> ChoreographyOutcome:
     """Place one order with the three services on a fresh bus; ``fail`` one step (or none)."""
     if fail is not None and fail not in STEPS:
         raise ValueError(f"fail must be one of {list(STEPS)} or None, got {fail!r}")

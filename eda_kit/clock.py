@@ -84,7 +84,11 @@ class Reproducible:
 
     def __init__(self, seed: int, start: datetime, tick: timedelta) -> None:
         self._saved = (
-            _world.fixed, _world.ids, _world.next_time, _world.tick, _world.seed,
+            _world.fixed,
+            _world.ids,
+            _world.next_time,
+            _world.tick,
+            _world.seed,
             random.getstate(),
         )
         _world.fixed = True
@@ -98,8 +102,9 @@ class Reproducible:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        (_world.fixed, _world.ids, _world.next_time, _world.tick, _world.seed,
-         random_state) = self._saved
+        (_world.fixed, _world.ids, _world.next_time, _world.tick, _world.seed, random_state) = (
+            self._saved
+        )
         random.setstate(random_state)
 
     def __repr__(self) -> str:

@@ -160,7 +160,7 @@ class _Dispatcher:
             values = {f.name: getattr(message, f.name) for f in dataclasses.fields(message)}
             return type(message).__name__, values
         raise TypeError(
-            f"a {self.kind} is a type name with fields, e.g. (\"PlaceOrder\", order_id=\"A1\"), "
+            f'a {self.kind} is a type name with fields, e.g. ("PlaceOrder", order_id="A1"), '
             f"or a dataclass instance whose class name is the type; got {message!r}"
         )
 
@@ -186,8 +186,13 @@ class _Dispatcher:
             result = self._run(handler, name, fields)
         except Exception as error:
             if tracer is not None:
-                tracer.record(self.name, message_type, name, "failed",
-                              detail=f"{type(error).__name__}: {error}")
+                tracer.record(
+                    self.name,
+                    message_type,
+                    name,
+                    "failed",
+                    detail=f"{type(error).__name__}: {error}",
+                )
             raise
         if tracer is not None:
             tracer.record(self.name, message_type, name, "delivered")
@@ -246,8 +251,9 @@ class CommandBus(_Dispatcher):
         before = self._store.last_position()
         result = handler(**fields)
         for event in self._store.read_all(from_position=before + 1):
-            self._tracer.record(name, event.type, None, "sent", event_id=event.id,
-                                via=event.stream_id)
+            self._tracer.record(
+                name, event.type, None, "sent", event_id=event.id, via=event.stream_id
+            )
         return result
 
 

@@ -198,9 +198,7 @@ class EventEmitter:
 
     def _emit_to_nobody(self, event: Hashable, args: tuple[Any, ...]) -> bool:
         if self._tracer is not None:
-            self._tracer.record(
-                self._name, str(event), None, "unhandled", event_id=_event_id(args)
-            )
+            self._tracer.record(self._name, str(event), None, "unhandled", event_id=_event_id(args))
         if event == "error":
             error = args[0] if args else None
             if isinstance(error, BaseException):
@@ -220,8 +218,9 @@ class EventEmitter:
             try:
                 result = listener(*args)
             except BaseException as error:
-                tracer.record(source, label, target, "failed",
-                              detail=_describe(error), event_id=event_id)
+                tracer.record(
+                    source, label, target, "failed", detail=_describe(error), event_id=event_id
+                )
                 raise
             self._after_traced_call(event, target, result, event_id)
         return True
@@ -323,7 +322,7 @@ class EventEmitter:
         else:
             return
         removed = current[index]
-        remaining = current[:index] + current[index + 1:]
+        remaining = current[:index] + current[index + 1 :]
         if remaining:
             self._events[event] = remaining
         else:
@@ -437,8 +436,10 @@ class EventEmitter:
     def __repr__(self) -> str:
         count = sum(len(entries) for entries in self._events.values())
         names = len(self._events)
-        return (f"<{self._name}: {count} listener{'s' * (count != 1)} on "
-                f"{names} event{'s' * (names != 1)}>")
+        return (
+            f"<{self._name}: {count} listener{'s' * (count != 1)} on "
+            f"{names} event{'s' * (names != 1)}>"
+        )
 
 
 def _event_id(args: tuple[Any, ...]) -> str | None:

@@ -114,8 +114,16 @@ class RecordedEvent(Event):
 _FIELDS = ("type", "data", "metadata", "id", "time", "stream_id", "version", "position")
 if tuple(f.name for f in fields(RecordedEvent)) != _FIELDS:  # pragma: no cover
     raise ImportError("RecordedEvent's fields changed: update eda_kit.events._FIELDS")
-(_set_type, _set_data, _set_metadata, _set_id, _set_time, _set_stream_id, _set_version,
- _set_position) = (getattr(RecordedEvent, name).__set__ for name in _FIELDS)
+(
+    _set_type,
+    _set_data,
+    _set_metadata,
+    _set_id,
+    _set_time,
+    _set_stream_id,
+    _set_version,
+    _set_position,
+) = (getattr(RecordedEvent, name).__set__ for name in _FIELDS)
 
 
 def build_recorded(
@@ -161,5 +169,6 @@ def recorded_from_storage(
     Like :func:`build_recorded`, but makes the payloads read-only first (``freeze_trusted``):
     the right call for values straight out of ``json.loads``. Not for user input.
     """
-    return build_recorded(type, freeze_trusted(data), freeze_trusted(metadata), id, time,
-                          stream_id, version, position)
+    return build_recorded(
+        type, freeze_trusted(data), freeze_trusted(metadata), id, time, stream_id, version, position
+    )

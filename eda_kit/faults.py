@@ -78,8 +78,9 @@ def inject_faults(
         if action is not step.action:
             changes["action"] = action
         if step.name in comp_fails:
-            changes["compensation"] = _failing(step.compensation, step.name, "compensation",
-                                               comp_fails[step.name])
+            changes["compensation"] = _failing(
+                step.compensation, step.name, "compensation", comp_fails[step.name]
+            )
         result.append(dataclasses.replace(step, **changes) if changes else step)
     return result
 
@@ -100,8 +101,9 @@ def _resolve(steps: Sequence[Step], spec: FaultSpec, what: str) -> dict[str, int
             raise TypeError(f"{what}: name a step by name or 1-based position, got {ref!r}")
         if isinstance(ref, int):
             if not 1 <= ref <= len(steps):
-                raise ValueError(f"{what}: there is no step {ref} (steps count from 1 to "
-                                 f"{len(steps)})")
+                raise ValueError(
+                    f"{what}: there is no step {ref} (steps count from 1 to {len(steps)})"
+                )
             ref = names[ref - 1]
         elif ref not in names:
             raise ValueError(f"{what}: no step named {ref!r}; the steps are {names}")

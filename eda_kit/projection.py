@@ -235,13 +235,25 @@ class Projection:
             except Exception as error:
                 self.error = ProjectionStalled(self.name, event, error)
                 if self._tracer is not None:
-                    self._tracer.record("event store", event.type, self.name, "failed",
-                                        detail=f"{type(error).__name__}: {error}",
-                                        event_id=event.id, via=event.stream_id)
+                    self._tracer.record(
+                        "event store",
+                        event.type,
+                        self.name,
+                        "failed",
+                        detail=f"{type(error).__name__}: {error}",
+                        event_id=event.id,
+                        via=event.stream_id,
+                    )
                 raise self.error from error
             if self._tracer is not None:
-                self._tracer.record("event store", event.type, self.name, "delivered",
-                                    event_id=event.id, via=event.stream_id)
+                self._tracer.record(
+                    "event store",
+                    event.type,
+                    self.name,
+                    "delivered",
+                    event_id=event.id,
+                    via=event.stream_id,
+                )
         self.position = event.position
 
     # -- live mode --------------------------------------------------------------------------
@@ -299,8 +311,7 @@ class Projection:
 
     def __repr__(self) -> str:
         return (
-            f"<Projection {self.name!r}: position {self.position}, lag {self.lag}, "
-            f"{self.status}>"
+            f"<Projection {self.name!r}: position {self.position}, lag {self.lag}, {self.status}>"
         )
 
 
@@ -365,6 +376,8 @@ class SQLiteReadModel:
         self.connection.close()
 
     def __repr__(self) -> str:
-        tables = [r["name"] for r in self.query(
-            "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+        tables = [
+            r["name"]
+            for r in self.query("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+        ]
         return f"<SQLiteReadModel: tables {', '.join(tables) or 'none'}>"

@@ -64,8 +64,12 @@ Action = Callable[["SagaContext"], "Mapping[str, Any] | None"]
 #: succeeded, failed for good.
 _PHASE_EVENTS = {
     "action": ("StepStarted", "StepRetried", "StepDone", "StepFailed"),
-    "compensation": ("CompensationStarted", "CompensationRetried", "StepCompensated",
-                     "CompensationFailed"),
+    "compensation": (
+        "CompensationStarted",
+        "CompensationRetried",
+        "StepCompensated",
+        "CompensationFailed",
+    ),
 }
 
 
@@ -91,8 +95,14 @@ class SagaContext(dict):
 
     __slots__ = ("saga_id", "step", "attempt", "phase")
 
-    def __init__(self, values: Mapping[str, Any], saga_id: str, step: str, attempt: int,
-                 phase: str = "action") -> None:
+    def __init__(
+        self,
+        values: Mapping[str, Any],
+        saga_id: str,
+        step: str,
+        attempt: int,
+        phase: str = "action",
+    ) -> None:
         super().__init__(values)
         self.saga_id = saga_id
         self.step = step
@@ -181,8 +191,11 @@ class SagaResult:
 
     def attempts(self, step: str) -> int:
         """How many times the action of ``step`` ran to an outcome (retries + 1, or 0)."""
-        return sum(1 for name, outcome in self.history
-                   if name == step and outcome in ("retried", "done", "failed"))
+        return sum(
+            1
+            for name, outcome in self.history
+            if name == step and outcome in ("retried", "done", "failed")
+        )
 
     @property
     def compensated(self) -> list[str]:
@@ -190,8 +203,7 @@ class SagaResult:
         return [name for name, outcome in self.history if outcome == "compensated"]
 
     def __repr__(self) -> str:
-        return (f"SagaResult({self.saga_id!r}, status={self.status!r}, "
-                f"history={self.history!r})")
+        return f"SagaResult({self.saga_id!r}, status={self.status!r}, history={self.history!r})"
 
 
 class _Run:
@@ -219,8 +231,9 @@ class Saga:
     saga's name, ``event`` = the step's name, ``target`` = the step's service.
     """
 
-    def __init__(self, name: str, steps: Sequence[Step], *, store: Any = None,
-                 tracer: Tracer | None = None) -> None:
+    def __init__(
+        self, name: str, steps: Sequence[Step], *, store: Any = None, tracer: Tracer | None = None
+    ) -> None:
         if not isinstance(name, str) or not name.strip():
             raise ValueError(f"a saga needs a non-empty name, got {name!r}")
         steps = list(steps)
@@ -244,8 +257,9 @@ class Saga:
 
     # -- running ------------------------------------------------------------------------------
 
-    def run(self, context: Mapping[str, Any] | None = None, *,
-            saga_id: str | None = None) -> SagaResult:
+    def run(
+        self, context: Mapping[str, Any] | None = None, *, saga_id: str | None = None
+    ) -> SagaResult:
         """Run the saga from the first step with ``context`` and return how it ended.
 
         ``saga_id`` names this run (and its log stream); a fresh id is made if not given.
@@ -268,8 +282,7 @@ class Saga:
                 )
             log = SagaLog(self.store, saga_id)
         run = _Run(saga_id, start, log)
-        run.write("SagaStarted", saga=self.name, steps=[s.name for s in self.steps],
-                  context=start)
+        run.write("SagaStarted", saga=self.name, steps=[s.name for s in self.steps], context=start)
         return self._forward(run, first_step=0, state=None)
 
     def resume(self, saga_id: str) -> SagaResult:
@@ -321,8 +334,9 @@ class Saga:
         gave_up = any(error.phase == "compensation" for error in run.errors)
         return self._finish(run, "failed" if gave_up else "compensated")
 
-    def _attempt_until_settled(self, run: _Run, step: Step, phase: str,
-                               state: LogState | None) -> bool:
+    def _attempt_until_settled(
+        self, run: _Run, step: Step, phase: str, state: LogState | None
+    ) -> bool:
         """Try ``step``'s action (or compensation) until it succeeds or runs out of retries."""
         action = phase == "action"
         function = step.action if action else step.compensation
@@ -356,8 +370,9 @@ class Saga:
                 run.done.append(step.name)
             return True
 
-    def _call(self, run: _Run, step: Step, function: Action, phase: str,
-              attempt: int) -> dict[str, Any]:
+    def _call(
+        self, run: _Run, step: Step, function: Action, phase: str, attempt: int
+    ) -> dict[str, Any]:
         """One attempt: call ``function`` on a private copy of the context; return the new one."""
         ctx = SagaContext(thaw(run.context), run.saga_id, step.name, attempt, phase)
         if step.timeout is None or phase == "compensation":
@@ -374,29 +389,36 @@ class Saga:
         try:
             return thaw(freeze_json(dict(ctx), "context"))
         except TypeError as error:
-            raise TypeError(f"{phase} of step {step.name!r} left a non-JSON value in the "
-                            f"context: {error}") from None
+            raise TypeError(
+                f"{phase} of step {step.name!r} left a non-JSON value in the context: {error}"
+            ) from None
 
     def _finish(self, run: _Run, status: str) -> SagaResult:
         run.write("SagaFinished", status=status, context=run.context)
         return self._result(run, status)
 
     def _result(self, run: _Run, status: str) -> SagaResult:
-        return SagaResult(saga_id=run.saga_id, name=self.name, status=status,
-                          history=list(run.history), context=run.context,
-                          errors=list(run.errors), steps=tuple(s.name for s in self.steps))
+        return SagaResult(
+            saga_id=run.saga_id,
+            name=self.name,
+            status=status,
+            history=list(run.history),
+            context=run.context,
+            errors=list(run.errors),
+            steps=tuple(s.name for s in self.steps),
+        )
 
     # -- tracing ------------------------------------------------------------------------------
 
-    def _record(self, run: _Run, step: Step, outcome: str, attempt: int,
-                detail: str = "") -> None:
+    def _record(self, run: _Run, step: Step, outcome: str, attempt: int, detail: str = "") -> None:
         run.history.append((step.name, outcome))
         self._trace(step, outcome, attempt, detail)
 
     def _trace(self, step: Step, outcome: str, attempt: int, detail: str = "") -> None:
         if self._tracer is not None:
-            self._tracer.record(self.name, step.name, step.who, outcome=outcome,
-                                attempt=attempt, detail=detail)
+            self._tracer.record(
+                self.name, step.name, step.who, outcome=outcome, attempt=attempt, detail=detail
+            )
 
 
 def _describe(error: BaseException) -> str:
@@ -422,8 +444,9 @@ def _call_with_deadline(function: Action, ctx: SagaContext, step: Step) -> Any:
     worker.start()
     worker.join(step.timeout)
     if worker.is_alive():
-        raise StepTimeout(f"step {step.name!r} took longer than {step.timeout} s "
-                          "(it may still be running)")
+        raise StepTimeout(
+            f"step {step.name!r} took longer than {step.timeout} s (it may still be running)"
+        )
     if "error" in outcome:
         raise outcome["error"]
     return outcome.get("value")

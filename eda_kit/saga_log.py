@@ -124,8 +124,11 @@ def read_log(events: Iterable[RecordedEvent]) -> LogState:
         if kind not in HISTORY_OUTCOME and kind not in ("StepStarted", "CompensationStarted"):
             raise ValueError(f"not a saga log event: {kind!r} (version {event.version})")
         step = data["step"]
-        phase = "compensation" if kind.startswith("Compensation") or kind == "StepCompensated" \
+        phase = (
+            "compensation"
+            if kind.startswith("Compensation") or kind == "StepCompensated"
             else "action"
+        )
         state.last_attempt[phase, step] = max(state.last_attempt[phase, step], data["attempt"])
         if kind in HISTORY_OUTCOME:
             state.history.append((step, HISTORY_OUTCOME[kind]))

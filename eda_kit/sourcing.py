@@ -118,9 +118,7 @@ class Repository(Generic[A]):
         pending events does nothing.
         """
         if not isinstance(aggregate, self.cls):
-            raise TypeError(
-                f"this repository saves {self.cls.__name__} objects, got {aggregate!r}"
-            )
+            raise TypeError(f"this repository saves {self.cls.__name__} objects, got {aggregate!r}")
         pending = aggregate.pending
         if not pending:
             return aggregate.version
@@ -174,8 +172,11 @@ class Repository(Generic[A]):
         current = self.store.stream_version(aggregate_id)
         if current == 0:
             raise AggregateNotFound(self.cls.__name__, aggregate_id)
-        target = current if at_version is None else self._check_version(aggregate_id, at_version,
-                                                                        current)
+        target = (
+            current
+            if at_version is None
+            else self._check_version(aggregate_id, at_version, current)
+        )
         aggregate = self._new(aggregate_id)
 
         start = 0
@@ -210,13 +211,17 @@ class Repository(Generic[A]):
         current = self.store.stream_version(aggregate_id)
         if current == 0:
             raise AggregateNotFound(self.cls.__name__, aggregate_id)
-        target = current if to_version is None else self._check_version(aggregate_id, to_version,
-                                                                        current)
+        target = (
+            current
+            if to_version is None
+            else self._check_version(aggregate_id, to_version, current)
+        )
         return list(self._read(aggregate_id, 1, target))
 
     def _read(self, aggregate_id: str, from_version: int, to_version: int) -> list[Event]:
-        events = self.store.read_stream(aggregate_id, from_version=from_version,
-                                        to_version=to_version)
+        events = self.store.read_stream(
+            aggregate_id, from_version=from_version, to_version=to_version
+        )
         if self.upcasters:
             upcast = self.upcasters.upcast
             events = [upcast(event) for event in events]

@@ -148,13 +148,21 @@ class Tracer:
         """The trace as an aligned text table, for printing."""
         header = ("seq", "source", "event", "target", "outcome", "detail")
         rows = [
-            (str(r.seq), r.source, r.event, r.target or "-",
-             r.outcome + (f" #{r.attempt}" if r.attempt > 1 else ""), r.detail)
+            (
+                str(r.seq),
+                r.source,
+                r.event,
+                r.target or "-",
+                r.outcome + (f" #{r.attempt}" if r.attempt > 1 else ""),
+                r.detail,
+            )
             for r in self.records
         ]
         widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows)]
-        lines = ["  ".join(cell.ljust(w) for cell, w in zip(line, widths)).rstrip()
-                 for line in (header, *rows)]
+        lines = [
+            "  ".join(cell.ljust(w) for cell, w in zip(line, widths)).rstrip()
+            for line in (header, *rows)
+        ]
         return "\n".join(lines)
 
     def __repr__(self) -> str:

@@ -55,9 +55,12 @@ class Upcasters:
         self._current: dict[str, int] = {}
         for key, function in table.items():
             if (
-                not isinstance(key, tuple) or len(key) != 2
-                or not isinstance(key[0], str) or not key[0]
-                or type(key[1]) is not int or key[1] < 1
+                not isinstance(key, tuple)
+                or len(key) != 2
+                or not isinstance(key[0], str)
+                or not key[0]
+                or type(key[1]) is not int
+                or key[1] < 1
             ):
                 raise ValueError(
                     f"upcaster key {key!r} must be (event type, schema it upgrades from), "

@@ -107,8 +107,10 @@ def _pretty(value: Any, indent: int = 0) -> str:
         return flat
     pad = "  " * (indent + 1)
     if isinstance(value, dict):
-        items = [f"{pad}{json.dumps(k, ensure_ascii=False)}: {_pretty(v, indent + 1)}"
-                 for k, v in value.items()]
+        items = [
+            f"{pad}{json.dumps(k, ensure_ascii=False)}: {_pretty(v, indent + 1)}"
+            for k, v in value.items()
+        ]
         return "{\n" + ",\n".join(items) + "\n" + "  " * indent + "}"
     items = [pad + _pretty(v, indent + 1) for v in value]
     return "[\n" + ",\n".join(items) + "\n" + "  " * indent + "]"
@@ -123,9 +125,11 @@ def format_state(state: Any) -> str:
     """
     if type(state).__repr__ is object.__repr__ and hasattr(state, "__dict__"):
         text = f"{type(state).__name__} {_pretty(_plain(state))}"  # e.g. "Account {...}"
-    elif (state is None or isinstance(state, (Mapping, list, tuple, set, frozenset, str, int,
-                                              float, Enum))
-          or (dataclasses.is_dataclass(state) and not isinstance(state, type))):
+    elif (
+        state is None
+        or isinstance(state, (Mapping, list, tuple, set, frozenset, str, int, float, Enum))
+        or (dataclasses.is_dataclass(state) and not isinstance(state, type))
+    ):
         text = _pretty(_plain(state))
     else:
         text = repr(state)
@@ -188,10 +192,14 @@ class ReplayPlayer:
             raise TypeError(f"events must be a list of events, not {type(events).__name__}")
         if not callable(apply):
             raise TypeError(f"apply must be a function apply(state, event), not {apply!r}")
-        if isinstance(checkpoint_every, bool) or not isinstance(checkpoint_every, int) \
-                or checkpoint_every < 1:
-            raise ValueError(f"checkpoint_every must be a whole number >= 1, "
-                             f"not {checkpoint_every!r}")
+        if (
+            isinstance(checkpoint_every, bool)
+            or not isinstance(checkpoint_every, int)
+            or checkpoint_every < 1
+        ):
+            raise ValueError(
+                f"checkpoint_every must be a whole number >= 1, not {checkpoint_every!r}"
+            )
         for name, fn in (("render", render), ("edge_of", edge_of)):
             if fn is not None and not callable(fn):
                 raise TypeError(f"{name} must be a function, not {fn!r}")
@@ -254,8 +262,10 @@ class ReplayPlayer:
         except TypeError:
             raise TypeError(f"goto() needs a whole number, not {type(n).__name__}") from None
         if not 0 <= n <= len(self._events):
-            raise ValueError(f"goto({n}): the position must be between 0 and "
-                             f"{len(self._events)} (the number of events)")
+            raise ValueError(
+                f"goto({n}): the position must be between 0 and "
+                f"{len(self._events)} (the number of events)"
+            )
         base = (n // self._every) * self._every
         if not base <= self._position <= n:  # the cursor is not on the way: use a checkpoint
             self._state = copy.deepcopy(self._checkpoints[n // self._every])
@@ -279,8 +289,9 @@ class ReplayPlayer:
         try:
             new = self._apply(state, event)
         except Exception as error:
-            error.add_note(f"(ReplayPlayer: apply raised at event {number}: "
-                           f"{describe_event(event)})")
+            error.add_note(
+                f"(ReplayPlayer: apply raised at event {number}: {describe_event(event)})"
+            )
             raise
         if new is None and state is not None:
             raise TypeError(
@@ -309,8 +320,11 @@ class ReplayPlayer:
         return str(self._render(self._state))
 
     def _headline(self) -> str:
-        where = ("before any event" if self._position == 0
-                 else f"after event {self._position} of {len(self._events)}")
+        where = (
+            "before any event"
+            if self._position == 0
+            else f"after event {self._position} of {len(self._events)}"
+        )
         return f"{self.title}: {len(self._events)} events, {where}"
 
     def summary(self) -> str:
@@ -327,11 +341,16 @@ class ReplayPlayer:
         rows = []
         for number, text in self._window():
             current = number == self._position
-            style = ("background:#e7f1ff;color:#111111;font-weight:bold;" if current
-                     else "color:#888888;" if number > self._position else "")
+            style = (
+                "background:#e7f1ff;color:#111111;font-weight:bold;"
+                if current
+                else "color:#888888;"
+                if number > self._position
+                else ""
+            )
             rows.append(
                 f'<div style="{style}{_ROW_STYLE}">'
-                f'{"▶" if current else " "} {number:>4}  {html.escape(text)}</div>'
+                f"{'▶' if current else ' '} {number:>4}  {html.escape(text)}</div>"
             )
         return "".join(rows)
 
@@ -371,7 +390,9 @@ class ReplayPlayer:
         except ImportError:  # ipywidgets not installed: the static view is all there is
             return data
         data["application/vnd.jupyter.widget-view+json"] = {
-            "version_major": 2, "version_minor": 0, "model_id": root.model_id,
+            "version_major": 2,
+            "version_minor": 0,
+            "model_id": root.model_id,
         }
         return data
 
@@ -395,27 +416,49 @@ class ReplayPlayer:
         import ipywidgets as w
 
         n = len(self._events)
-        play = w.Play(value=self._position, min=0, max=n, step=1, interval=800,
-                      description="play", tooltip="play / pause")
-        slider = w.IntSlider(value=self._position, min=0, max=n, description="event",
-                             continuous_update=True, layout=w.Layout(flex="1 1 auto",
-                                                                     min_width="200px"))
+        play = w.Play(
+            value=self._position,
+            min=0,
+            max=n,
+            step=1,
+            interval=800,
+            description="play",
+            tooltip="play / pause",
+        )
+        slider = w.IntSlider(
+            value=self._position,
+            min=0,
+            max=n,
+            description="event",
+            continuous_update=True,
+            layout=w.Layout(flex="1 1 auto", min_width="200px"),
+        )
         w.jslink((play, "value"), (slider, "value"))
-        back = w.Button(description="◀ back", tooltip="one event back",
-                        layout=w.Layout(width="auto"))
+        back = w.Button(
+            description="◀ back", tooltip="one event back", layout=w.Layout(width="auto")
+        )
         back.add_class("eda-replay-back")
-        step = w.Button(description="step ▶", tooltip="one event forward",
-                        layout=w.Layout(width="auto"))
+        step = w.Button(
+            description="step ▶", tooltip="one event forward", layout=w.Layout(width="auto")
+        )
         step.add_class("eda-replay-step")
-        speed = w.Dropdown(options=_SPEEDS, value=800, description="speed",
-                           layout=w.Layout(width="150px"))
+        speed = w.Dropdown(
+            options=_SPEEDS, value=800, description="speed", layout=w.Layout(width="150px")
+        )
         speed.style.description_width = "45px"
         event_view = w.HTML()
         event_view.add_class("eda-replay-event")
         state_view = w.HTML()
         state_view.add_class("eda-replay-state")
-        parts = {"play": play, "slider": slider, "back": back, "step": step, "speed": speed,
-                 "event": event_view, "state": state_view}
+        parts = {
+            "play": play,
+            "slider": slider,
+            "back": back,
+            "step": step,
+            "speed": speed,
+            "event": event_view,
+            "state": state_view,
+        }
 
         def on_speed(change: dict[str, Any]) -> None:
             play.interval = change["new"]
@@ -430,19 +473,26 @@ class ReplayPlayer:
         step.on_click(lambda _button: self.step())
 
         title = w.HTML(f"<b>{html.escape(self.title)}</b>")
-        controls = w.HBox([back, play, step, slider, speed],
-                          layout=w.Layout(align_items="center", flex_flow="row wrap"))
-        left = w.VBox([event_view, state_view],
-                      layout=w.Layout(flex="1 1 360px", min_width="300px"))
+        controls = w.HBox(
+            [back, play, step, slider, speed],
+            layout=w.Layout(align_items="center", flex_flow="row wrap"),
+        )
+        left = w.VBox(
+            [event_view, state_view], layout=w.Layout(flex="1 1 360px", min_width="300px")
+        )
         body = [left]
         if self._graph is not None:
-            graph_view = w.Image(format="png", layout=w.Layout(max_width="100%",
-                                                               height="auto"))
+            graph_view = w.Image(format="png", layout=w.Layout(max_width="100%", height="auto"))
             graph_view.add_class("eda-replay-graph")
             parts["graph"] = graph_view
             body.append(graph_view)
-        root = w.VBox([title, controls, w.HBox(body, layout=w.Layout(
-            flex_flow="row wrap", align_items="flex-start"))])
+        root = w.VBox(
+            [
+                title,
+                controls,
+                w.HBox(body, layout=w.Layout(flex_flow="row wrap", align_items="flex-start")),
+            ]
+        )
         root.add_class("eda-replay")
         parts["root"] = root
         return parts

@@ -48,7 +48,8 @@ def execute(path: Path, timeout: int = 120) -> float:
                 view = output.get("data", {}).get(WIDGET_VIEW)
                 if view and "model_id" in view:
                     view["model_id"] = widget_ids.setdefault(
-                        view["model_id"], f"widget-{len(widget_ids) + 1}")
+                        view["model_id"], f"widget-{len(widget_ids) + 1}"
+                    )
     notebook.metadata.pop("widgets", None)  # widget state holds per-run model ids
     nbformat.write(notebook, path)
     return elapsed
@@ -59,8 +60,12 @@ def join_streams(outputs: list) -> list:
     joined: list = []
     for output in outputs:
         previous = joined[-1] if joined else None
-        if (output.output_type == "stream" and previous is not None
-                and previous.output_type == "stream" and previous.name == output.name):
+        if (
+            output.output_type == "stream"
+            and previous is not None
+            and previous.output_type == "stream"
+            and previous.name == output.name
+        ):
             previous.text += output.text
         else:
             joined.append(output)

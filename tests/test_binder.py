@@ -69,9 +69,13 @@ def test_every_conda_package_is_one_the_course_declares():
 
 def test_binder_has_everything_the_course_extra_needs():
     course = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
-        "optional-dependencies"]
-    needed = {canonicalize_name(Requirement(line).name)
-              for extra in ("viz", "course") for line in course[extra]} - {"eda-kit"}
+        "optional-dependencies"
+    ]
+    needed = {
+        canonicalize_name(Requirement(line).name)
+        for extra in ("viz", "course")
+        for line in course[extra]
+    } - {"eda-kit"}
     missing = needed - set(conda_requirements())
     assert not missing, f"Binder would lack: {sorted(missing)}"
 
@@ -93,12 +97,24 @@ def test_no_binder_folder_hides_the_top_level_files():
 def test_pip_can_resolve_the_conda_list():
     specs = [str(requirement) for requirement in conda_requirements().values()]
     result = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--quiet",
-         *specs],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--dry-run",
+            "--ignore-installed",
+            "--quiet",
+            *specs,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
-    if result.returncode != 0 and "No matching distribution" not in result.stderr and (
-        "connection" in result.stderr.lower() or "network" in result.stderr.lower()
+    if (
+        result.returncode != 0
+        and "No matching distribution" not in result.stderr
+        and ("connection" in result.stderr.lower() or "network" in result.stderr.lower())
     ):
         pytest.skip(f"no package index reachable: {result.stderr.strip()[:200]}")
     assert result.returncode == 0, result.stderr

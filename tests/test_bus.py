@@ -59,8 +59,11 @@ def test_handlers_get_the_event_in_subscription_order():
     received = []
     bus.subscribe("order.created", received.append)
     report = bus.publish(event)
-    assert log == [("audit", "order.created"), ("email", "order.created"),
-                   ("inventory", "order.created")]
+    assert log == [
+        ("audit", "order.created"),
+        ("email", "order.created"),
+        ("inventory", "order.created"),
+    ]
     assert received == [event] and received[0] is event
     assert report.delivered == ("audit", "email", "inventory", "list.append")
     assert report.ok and not report.unhandled
@@ -73,9 +76,17 @@ def test_the_rabbitmq_tutorial_through_the_bus():
     bus.subscribe("lazy.#", recorder(log, "Q2"), name="Q2-lazy")
     routed = {
         topic: bus.publish(Event(topic)).delivered
-        for topic in ["quick.orange.rabbit", "lazy.orange.elephant", "quick.orange.fox",
-                      "lazy.brown.fox", "lazy.pink.rabbit", "quick.brown.fox",
-                      "quick.orange.new.rabbit", "lazy.orange.new.rabbit", "lazy"]
+        for topic in [
+            "quick.orange.rabbit",
+            "lazy.orange.elephant",
+            "quick.orange.fox",
+            "lazy.brown.fox",
+            "lazy.pink.rabbit",
+            "quick.brown.fox",
+            "quick.orange.new.rabbit",
+            "lazy.orange.new.rabbit",
+            "lazy",
+        ]
     }
     assert routed == {
         "quick.orange.rabbit": ("Q1", "Q2-rabbit"),
@@ -182,9 +193,12 @@ def test_the_routing_cache_is_invalidated_by_subscribe_and_unsubscribe():
     bus.publish(Event("order.created"))  # a stale cache would skip "late"
     late.unsubscribe()
     bus.publish(Event("order.created"))  # a stale cache would still call "late"
-    assert log == [("early", "order.created"),
-                   ("early", "order.created"), ("late", "order.created"),
-                   ("early", "order.created")]
+    assert log == [
+        ("early", "order.created"),
+        ("early", "order.created"),
+        ("late", "order.created"),
+        ("early", "order.created"),
+    ]
     assert [s.name for s in bus.route("order.created")] == ["early"]
 
 
@@ -232,8 +246,9 @@ def test_a_failing_handler_does_not_stop_the_others_or_the_publisher():
     assert report.delivered == ("email", "audit")
     assert report.failed == ("inventory",)
     assert not report.ok
-    assert list(bus.dead_letters) == [DeadLetter(event, "inventory", "KeyError: 'sku'", 1,
-                                                 pattern="order.created")]
+    assert list(bus.dead_letters) == [
+        DeadLetter(event, "inventory", "KeyError: 'sku'", 1, pattern="order.created")
+    ]
     assert report.dead_letters == tuple(bus.dead_letters)
     assert repr(report) == (
         "<PublishReport 'order.created': delivered to email, audit; "
@@ -258,11 +273,17 @@ def test_exhausted_retries_are_dead_lettered_with_the_last_error_and_attempt_cou
     report = bus.publish(event)
     [letter] = bus.dead_letters
     assert (letter.event, letter.subscriber, letter.error, letter.attempts) == (
-        event, "payments", "ConnectionError: down (call 3)", 3)
+        event,
+        "payments",
+        "ConnectionError: down (call 3)",
+        3,
+    )
     assert letter.pattern == "pay" and letter.source == "publisher"
     assert report.failed == ("payments",) and report.attempts == {"payments": 3}
-    assert repr(letter) == "DeadLetter('pay' evt-0001 -> payments, 3 attempts: " \
-                           "ConnectionError: down (call 3))"
+    assert (
+        repr(letter) == "DeadLetter('pay' evt-0001 -> payments, 3 attempts: "
+        "ConnectionError: down (call 3))"
+    )
 
 
 def test_an_async_handler_on_a_sync_publish_is_a_clear_failure_not_a_silent_skip():
@@ -278,7 +299,8 @@ def test_an_async_handler_on_a_sync_publish_is_a_clear_failure_not_a_silent_skip
     assert report.failed == ("email",)
     assert report.dead_letters[0].error == (
         "TypeError: email is an async handler: publish with "
-        "`await bus.publish_async(event)`, not bus.publish(event)")
+        "`await bus.publish_async(event)`, not bus.publish(event)"
+    )
 
 
 def test_a_base_exception_propagates_and_leaves_the_bus_usable():
@@ -345,7 +367,8 @@ def test_redeliver_that_fails_again_adds_up_the_attempts():
     [letter] = bus.dead_letters
     assert letter.attempts == 4 and report.failed == (letter,) and not report.ok
     assert repr(report) == (
-        "<RedeliveryReport delivered: none; failed again: x <- 'a'; skipped: none>")
+        "<RedeliveryReport delivered: none; failed again: x <- 'a'; skipped: none>"
+    )
 
 
 def test_redeliver_goes_to_the_fixed_handler_with_the_same_name():
@@ -410,8 +433,14 @@ def test_the_report_of_a_queued_publish_says_so_until_delivered():
 
     bus.subscribe("a", handler)
     bus.publish(Event("a"))
-    assert seen == [(True, "<PublishReport 'b': queued, goes out when the current delivery "
-                           "finishes>", False, False)]
+    assert seen == [
+        (
+            True,
+            "<PublishReport 'b': queued, goes out when the current delivery finishes>",
+            False,
+            False,
+        )
+    ]
 
 
 def test_nested_publishes_go_out_in_order_breadth_first():
@@ -423,10 +452,12 @@ def test_nested_publishes_go_out_in_order_breadth_first():
             bus.publish(Event(child["type"], child))
 
     bus.subscribe("#", fan_out, name="fan_out")
-    tree = {"children": [
-        {"type": "b", "children": [{"type": "d"}]},
-        {"type": "c", "children": [{"type": "e"}]},
-    ]}
+    tree = {
+        "children": [
+            {"type": "b", "children": [{"type": "d"}]},
+            {"type": "c", "children": [{"type": "e"}]},
+        ]
+    }
     report = bus.publish(Event("a", tree))
     assert log == ["a", "b", "c", "d", "e"]
     assert [r.event.type for r in report.followups] == ["b", "c", "d", "e"]
@@ -458,12 +489,14 @@ def test_tracing_records_every_step():
         ("OrderService", "order.created", "audit", "dead_lettered", 1, "#"),
         ("publisher", "nobody.listens.here.either.except.audit", None, "sent", 1, None),
         ("publisher", "nobody.listens.here.either.except.audit", "audit", "failed", 1, "#"),
-        ("publisher", "nobody.listens.here.either.except.audit", "audit", "dead_lettered", 1,
-         "#"),
+        ("publisher", "nobody.listens.here.either.except.audit", "audit", "dead_lettered", 1, "#"),
     ]
     failed = tracer.where(outcome="failed")
-    assert [r.detail for r in failed] == ["ConnectionError: down (call 1)", "KeyError: 'x'",
-                                          "KeyError: 'x'"]
+    assert [r.detail for r in failed] == [
+        "ConnectionError: down (call 1)",
+        "KeyError: 'x'",
+        "KeyError: 'x'",
+    ]
     assert tracer[0].event_id == "evt-0001"
 
 
@@ -477,16 +510,16 @@ def test_trace_source_comes_from_metadata_and_unhandled_is_recorded():
 def test_an_event_published_by_a_handler_is_traced_as_sent_by_that_subscriber():
     tracer = Tracer()
     bus = EventBus(tracer)
-    bus.subscribe("order.created", lambda e: bus.publish(Event("stock.reserved")),
-                  name="InventoryService")
+    bus.subscribe(
+        "order.created", lambda e: bus.publish(Event("stock.reserved")), name="InventoryService"
+    )
     bus.subscribe("stock.reserved", print, name="ShippingService")
     bus.publish(Event("order.created"), source="OrderService")
     assert steps(tracer) == [
         ("OrderService", "order.created", None, "sent", 1, None),
         ("OrderService", "order.created", "InventoryService", "delivered", 1, "order.created"),
         ("InventoryService", "stock.reserved", None, "sent", 1, None),
-        ("InventoryService", "stock.reserved", "ShippingService", "delivered", 1,
-         "stock.reserved"),
+        ("InventoryService", "stock.reserved", "ShippingService", "delivered", 1, "stock.reserved"),
     ]
 
 
@@ -549,8 +582,12 @@ def test_subscription_changes_during_a_delivery_count_from_the_next_event():
     subs["second"] = bus.subscribe("#", recorder(log, "second"))
     bus.publish(Event("a"))
     bus.publish(Event("b"))
-    assert log == [("first", "a"), ("second", "a"),  # the event "a" went to who matched then
-                   ("first", "b"), ("newcomer", "b")]
+    assert log == [
+        ("first", "a"),
+        ("second", "a"),  # the event "a" went to who matched then
+        ("first", "b"),
+        ("newcomer", "b"),
+    ]
 
 
 def test_a_subscription_says_whether_it_matches_a_topic():

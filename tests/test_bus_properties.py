@@ -23,22 +23,28 @@ from eda_kit.bus import EventBus
 TOPICS = ["order.created", "order.paid", "invoice.sent"]
 PATTERNS = ["order.created", "order.*", "#", "invoice.#", "*.paid"]
 
-subscriber = st.fixed_dictionaries({
-    "pattern": st.sampled_from(PATTERNS),
-    "max_attempts": st.integers(1, 3),
-    "script": st.lists(st.booleans(), max_size=8),  # True = this call fails
-})
-scenario = st.fixed_dictionaries({
-    "subscribers": st.lists(subscriber, min_size=1, max_size=5),
-    "topics": st.lists(st.sampled_from(TOPICS), min_size=1, max_size=5),
-})
+subscriber = st.fixed_dictionaries(
+    {
+        "pattern": st.sampled_from(PATTERNS),
+        "max_attempts": st.integers(1, 3),
+        "script": st.lists(st.booleans(), max_size=8),  # True = this call fails
+    }
+)
+scenario = st.fixed_dictionaries(
+    {
+        "subscribers": st.lists(subscriber, min_size=1, max_size=5),
+        "topics": st.lists(st.sampled_from(TOPICS), min_size=1, max_size=5),
+    }
+)
 
 
 def route(pattern: str, topic: str) -> bool:
-    return pattern == "#" or pattern == topic or (
-        pattern.endswith(".*") and topic.split(".")[0] == pattern[:-2]
-    ) or (pattern.endswith(".#") and topic.split(".")[0] == pattern[:-2]) or (
-        pattern == "*.paid" and topic.endswith(".paid")
+    return (
+        pattern == "#"
+        or pattern == topic
+        or (pattern.endswith(".*") and topic.split(".")[0] == pattern[:-2])
+        or (pattern.endswith(".#") and topic.split(".")[0] == pattern[:-2])
+        or (pattern == "*.paid" and topic.endswith(".paid"))
     )
 
 
@@ -67,8 +73,9 @@ def model(scenario: dict) -> tuple[dict[str, list[int]], list[tuple[int, str, in
     return received, dead, splits
 
 
-def build(scenario: dict, bus: EventBus, make_async: bool = False, scripts: list | None = None
-          ) -> dict[str, list[int]]:
+def build(
+    scenario: dict, bus: EventBus, make_async: bool = False, scripts: list | None = None
+) -> dict[str, list[int]]:
     """Subscribe the scenario's handlers; return name -> the event numbers each received.
     ``scripts`` (if given) collects each handler's remaining script, to "fix" them later."""
     received: dict[str, list[int]] = {}
@@ -85,6 +92,7 @@ def build(scenario: dict, bus: EventBus, make_async: bool = False, scripts: list
             log.append(event.data["n"])
 
         if make_async:
+
             async def handler(event, call=call):
                 await asyncio.sleep(0)  # let the others interleave
                 call(event)
@@ -113,10 +121,13 @@ def test_sync_isolation_and_exact_dead_letters(scenario):
     expected_received, expected_dead, expected_splits = model(scenario)
     assert received == expected_received
     assert [(d.event.data["n"], d.subscriber, d.attempts) for d in bus.dead_letters] == (
-        expected_dead)
+        expected_dead
+    )
     assert [(r.delivered, r.failed) for r in reports] == expected_splits
-    matching = [[n for n, t in enumerate(scenario["topics"]) if route(s["pattern"], t)]
-                for s in scenario["subscribers"]]
+    matching = [
+        [n for n, t in enumerate(scenario["topics"]) if route(s["pattern"], t)]
+        for s in scenario["subscribers"]
+    ]
     for i, sub in enumerate(scenario["subscribers"]):
         if not any(sub["script"]):  # never fails: gets every event routed to it
             assert received[f"s{i}"] == matching[i]
@@ -132,14 +143,16 @@ def test_async_isolation_and_exact_dead_letters(scenario):
     received = build(scenario, bus, make_async=True)
 
     async def main():
-        return [await bus.publish_async(Event(t, {"n": n}))
-                for n, t in enumerate(scenario["topics"])]
+        return [
+            await bus.publish_async(Event(t, {"n": n})) for n, t in enumerate(scenario["topics"])
+        ]
 
     reports = asyncio.run(main())
     expected_received, expected_dead, expected_splits = model(scenario)
     assert received == expected_received
     assert [(d.event.data["n"], d.subscriber, d.attempts) for d in bus.dead_letters] == (
-        expected_dead)
+        expected_dead
+    )
     assert [(r.delivered, r.failed) for r in reports] == expected_splits
 
 

@@ -10,24 +10,62 @@ from eda_kit.choreography import run_order_choreography
 
 def test_happy_path_confirms_the_order():
     outcome = run_order_choreography("A1", 30)
-    assert (outcome.order, outcome.inventory, outcome.payment) == ("confirmed", "reserved",
-                                                                   "charged")
-    assert outcome.events == ["order.created", "inventory.reserved", "payment.charged",
-                              "order.confirmed"]
+    assert (outcome.order, outcome.inventory, outcome.payment) == (
+        "confirmed",
+        "reserved",
+        "charged",
+    )
+    assert outcome.events == [
+        "order.created",
+        "inventory.reserved",
+        "payment.charged",
+        "order.confirmed",
+    ]
 
 
-@pytest.mark.parametrize("fail, order, inventory, payment, events", [
-    ("reserve_inventory", "cancelled", "none", "none",
-     ["order.created", "inventory.rejected", "order.cancelled"]),
-    ("charge_payment", "cancelled", "released", "none",
-     ["order.created", "inventory.reserved", "payment.declined", "inventory.released",
-      "order.cancelled"]),
-    ("confirm_order", "cancelled", "released", "refunded",
-     ["order.created", "inventory.reserved", "payment.charged", "order.confirmation_failed",
-      "payment.refunded", "inventory.released", "order.cancelled"]),
-])
-def test_a_failure_event_makes_the_services_undo_what_they_did(fail, order, inventory,
-                                                                 payment, events):
+@pytest.mark.parametrize(
+    "fail, order, inventory, payment, events",
+    [
+        (
+            "reserve_inventory",
+            "cancelled",
+            "none",
+            "none",
+            ["order.created", "inventory.rejected", "order.cancelled"],
+        ),
+        (
+            "charge_payment",
+            "cancelled",
+            "released",
+            "none",
+            [
+                "order.created",
+                "inventory.reserved",
+                "payment.declined",
+                "inventory.released",
+                "order.cancelled",
+            ],
+        ),
+        (
+            "confirm_order",
+            "cancelled",
+            "released",
+            "refunded",
+            [
+                "order.created",
+                "inventory.reserved",
+                "payment.charged",
+                "order.confirmation_failed",
+                "payment.refunded",
+                "inventory.released",
+                "order.cancelled",
+            ],
+        ),
+    ],
+)
+def test_a_failure_event_makes_the_services_undo_what_they_did(
+    fail, order, inventory, payment, events
+):
     outcome = run_order_choreography(fail=fail)
     assert (outcome.order, outcome.inventory, outcome.payment) == (order, inventory, payment)
     assert outcome.events == events

@@ -87,8 +87,10 @@ def test_unregister_then_register_replaces_a_handler():
 
 def test_an_unknown_command_names_itself_and_the_known_ones():
     commands = CommandBus()
-    with pytest.raises(UnknownCommand, match="no handler for command 'PlaceOrder'; known "
-                                             "commands: none registered yet"):
+    with pytest.raises(
+        UnknownCommand,
+        match="no handler for command 'PlaceOrder'; known commands: none registered yet",
+    ):
         commands.dispatch("PlaceOrder")
     commands.handler("PlaceOrder", lambda: None)
     commands.handler("CancelOrder", lambda: None)
@@ -103,8 +105,9 @@ def test_an_unknown_command_names_itself_and_the_known_ones():
 def test_wrong_fields_are_refused_before_the_handler_runs(store):
     commands = CommandBus()
     commands.handler("PlaceOrder", make_place_order(store))
-    with pytest.raises(TypeError, match="command 'PlaceOrder' .*place_order.*missing a required "
-                                        "argument: 'total'"):
+    with pytest.raises(
+        TypeError, match="command 'PlaceOrder' .*place_order.*missing a required argument: 'total'"
+    ):
         commands.dispatch("PlaceOrder", order_id="A1", customer="asha")
     with pytest.raises(TypeError, match="unexpected keyword argument 'colour'"):
         commands.dispatch("PlaceOrder", order_id="A1", customer="asha", total=3, colour="red")
@@ -229,8 +232,9 @@ def test_a_dataclass_query_works_too():
 def test_an_unknown_query_names_the_known_ones():
     queries = QueryBus()
     queries.handler("GetOrder", lambda order_id: None)
-    with pytest.raises(UnknownQuery, match="no handler for query 'GetOrders'; known queries: "
-                                           "'GetOrder'"):
+    with pytest.raises(
+        UnknownQuery, match="no handler for query 'GetOrders'; known queries: 'GetOrder'"
+    ):
         queries.ask("GetOrders")
 
 

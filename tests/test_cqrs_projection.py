@@ -10,8 +10,9 @@ from eda_kit.store import InMemoryEventStore
 
 
 def placed(order_id, customer="asha", total=10, day="2026-01-05"):
-    return Event("OrderPlaced", {"order_id": order_id, "customer": customer, "total": total,
-                                 "day": day})
+    return Event(
+        "OrderPlaced", {"order_id": order_id, "customer": customer, "total": total, "day": day}
+    )
 
 
 def paid(order_id):
@@ -23,8 +24,11 @@ def order_details(store, **options):
 
     @projection.on("OrderPlaced")
     def on_placed(view, event):
-        view[event.data["order_id"]] = {"customer": event.data["customer"],
-                                        "total": event.data["total"], "status": "placed"}
+        view[event.data["order_id"]] = {
+            "customer": event.data["customer"],
+            "total": event.data["total"],
+            "status": "placed",
+        }
 
     @projection.on("OrderPaid")
     def on_paid(view, event):
@@ -110,7 +114,8 @@ def test_a_projection_reads_only_what_is_new(store):
     asked = []
     original = store.read_all
     store.read_all = lambda from_position=1, limit=None: (
-        asked.append(from_position) or original(from_position, limit))
+        asked.append(from_position) or original(from_position, limit)
+    )
     store.append("order-B2", placed("B2"))
     projection.catch_up()
     assert asked[0] == 3
@@ -261,17 +266,22 @@ def test_catch_up_after_a_fix_continues_from_the_failing_event(store):
 
 
 def test_a_sqlite_read_model_rolls_back_a_half_applied_event(store):
-    schema = "CREATE TABLE orders (order_id TEXT PRIMARY KEY, total INT);" \
-             "CREATE TABLE totals (customer TEXT PRIMARY KEY, spent INT)"
+    schema = (
+        "CREATE TABLE orders (order_id TEXT PRIMARY KEY, total INT);"
+        "CREATE TABLE totals (customer TEXT PRIMARY KEY, spent INT)"
+    )
     projection = Projection("orders_sql", store, read_model=lambda: SQLiteReadModel(schema))
 
     @projection.on("OrderPlaced")
     def insert(db, event):
-        db.execute("INSERT INTO orders VALUES (?, ?)",
-                   (event.data["order_id"], event.data["total"]))
-        db.execute("INSERT INTO totals VALUES (?, ?) ON CONFLICT (customer) DO UPDATE "
-                   "SET spent = spent + excluded.spent",
-                   (event.data["customer"], event.data["total"]))  # KeyError on the bad one
+        db.execute(
+            "INSERT INTO orders VALUES (?, ?)", (event.data["order_id"], event.data["total"])
+        )
+        db.execute(
+            "INSERT INTO totals VALUES (?, ?) ON CONFLICT (customer) DO UPDATE "
+            "SET spent = spent + excluded.spent",
+            (event.data["customer"], event.data["total"]),
+        )  # KeyError on the bad one
 
     store.append("order-A1", placed("A1", total=30))
     store.append("order-B2", Event("OrderPlaced", {"order_id": "B2", "total": 12}))
@@ -322,8 +332,11 @@ def test_a_live_failure_stalls_without_failing_the_writer(store):
     assert projection.status == "stalled" and projection.position == 1
     assert "KeyError: 'day'" in str(projection.error)
 
-    projection.on("OrderPlaced", lambda view, event: view.update(
-        {"fixed": view.get("fixed", 0) + event.data["total"]}), replace=True)
+    projection.on(
+        "OrderPlaced",
+        lambda view, event: view.update({"fixed": view.get("fixed", 0) + event.data["total"]}),
+        replace=True,
+    )
     assert projection.catch_up() == 2  # resumes from the failing event...
     store.append("order-D4", placed("D4", total=1))  # ...and live delivery goes on
     assert projection.read_model == {"2026-01-05": 30, "fixed": 21}
@@ -373,8 +386,9 @@ def test_rebuild_closes_the_old_sqlite_read_model(store):
         return made[-1]
 
     projection = Projection("t", store, read_model=factory)
-    projection.on("Tick", lambda db, event: db.execute("INSERT INTO t VALUES (?)",
-                                                       (event.position,)))
+    projection.on(
+        "Tick", lambda db, event: db.execute("INSERT INTO t VALUES (?)", (event.position,))
+    )
     store.append("clock", [Event("Tick"), Event("Tick")])
     projection.catch_up()
     projection.rebuild()
@@ -397,11 +411,13 @@ def test_a_projection_follows_a_sqlite_event_store_too(tmp_path):
         store.append("order-B2", Event("OrderPaid", {"order_id": "B2"}))  # paid, never placed
         assert projection.status == "stalled" and projection.position == 2
         assert "KeyError: 'B2'" in str(projection.error)
-        projection.on("OrderPaid", lambda view, event: view.get(
-            event.data["order_id"], {}).update(status="paid"), replace=True)
+        projection.on(
+            "OrderPaid",
+            lambda view, event: view.get(event.data["order_id"], {}).update(status="paid"),
+            replace=True,
+        )
         assert projection.catch_up() == 1
-        assert projection.read_model == {"A1": {"customer": "asha", "total": 30,
-                                                "status": "paid"}}
+        assert projection.read_model == {"A1": {"customer": "asha", "total": 30, "status": "paid"}}
         projection.stop()
 
 

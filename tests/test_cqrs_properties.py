@@ -32,8 +32,11 @@ def details_projection(store, batch_size):
 
     @projection.on("OrderPlaced")
     def placed(view, event):
-        view[event.data["order_id"]] = {"customer": event.data["customer"],
-                                        "total": event.data["total"], "status": "placed"}
+        view[event.data["order_id"]] = {
+            "customer": event.data["customer"],
+            "total": event.data["total"],
+            "status": "placed",
+        }
 
     @projection.on("OrderCancelled")
     def cancelled(view, event):
@@ -57,12 +60,16 @@ SCHEMA = "CREATE TABLE revenue (day TEXT PRIMARY KEY, amount INT NOT NULL)"
 
 def revenue_projection(store, batch_size):
     """Revenue per day in SQLite; a cancelled order's total comes off its day."""
-    projection = Projection("revenue_per_day", store, batch_size=batch_size,
-                            read_model=lambda: SQLiteReadModel(SCHEMA))
+    projection = Projection(
+        "revenue_per_day", store, batch_size=batch_size, read_model=lambda: SQLiteReadModel(SCHEMA)
+    )
 
     def add(db, day, amount):
-        db.execute("INSERT INTO revenue VALUES (?, ?) ON CONFLICT (day) DO UPDATE "
-                   "SET amount = amount + excluded.amount", (day, amount))
+        db.execute(
+            "INSERT INTO revenue VALUES (?, ?) ON CONFLICT (day) DO UPDATE "
+            "SET amount = amount + excluded.amount",
+            (day, amount),
+        )
 
     projection.on("OrderPlaced", lambda db, e: add(db, e.data["day"], e.data["total"]))
     projection.on("OrderCancelled", lambda db, e: add(db, e.data["day"], -e.data["total"]))
@@ -83,8 +90,11 @@ def expected_details(events):
     view = {}
     for event in events:
         if event.type == "OrderPlaced":
-            view[event.data["order_id"]] = {"customer": event.data["customer"],
-                                            "total": event.data["total"], "status": "placed"}
+            view[event.data["order_id"]] = {
+                "customer": event.data["customer"],
+                "total": event.data["total"],
+                "status": "placed",
+            }
         elif event.type == "OrderCancelled":
             view[event.data["order_id"]]["status"] = "cancelled"
     return view
@@ -123,8 +133,12 @@ def histories(draw):
         if kind == "place":
             count += 1
             order_id = f"O{count}"
-            data = {"order_id": order_id, "customer": draw(st.sampled_from(CUSTOMERS)),
-                    "total": draw(st.integers(1, 500)), "day": draw(st.sampled_from(DAYS))}
+            data = {
+                "order_id": order_id,
+                "customer": draw(st.sampled_from(CUSTOMERS)),
+                "total": draw(st.integers(1, 500)),
+                "day": draw(st.sampled_from(DAYS)),
+            }
             open_orders[order_id] = data
             events = [Event("OrderPlaced", data)]
             if draw(st.booleans()):  # sometimes a batch: placed and shipped together

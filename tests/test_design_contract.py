@@ -11,7 +11,14 @@ from __future__ import annotations
 import pytest
 
 from eda_kit import Event, EventEmitter, EventBus
-from eda_kit import InMemoryEventStore, SQLiteEventStore, ANY, NO_STREAM, STREAM_EXISTS, WrongExpectedVersion
+from eda_kit import (
+    InMemoryEventStore,
+    SQLiteEventStore,
+    ANY,
+    NO_STREAM,
+    STREAM_EXISTS,
+    WrongExpectedVersion,
+)
 from eda_kit import Aggregate, Repository, CommandBus, QueryBus, Projection, Saga, Step
 
 
@@ -51,11 +58,17 @@ def test_bus_basics():
 
 def test_store_snippet(tmp_path):
     store = SQLiteEventStore(str(tmp_path / "shop.db"))
-    assert store.append("order-A1", [Event("OrderPlaced", {"total": 30}),
-                                     Event("OrderPaid", {"amount": 30})],
-                        expected_version=NO_STREAM) == 2
-    with pytest.raises(WrongExpectedVersion,
-                       match=r"^stream 'order-A1': expected version 1, actual 2$"):
+    assert (
+        store.append(
+            "order-A1",
+            [Event("OrderPlaced", {"total": 30}), Event("OrderPaid", {"amount": 30})],
+            expected_version=NO_STREAM,
+        )
+        == 2
+    )
+    with pytest.raises(
+        WrongExpectedVersion, match=r"^stream 'order-A1': expected version 1, actual 2$"
+    ):
         store.append("order-A1", Event("OrderCancelled"), expected_version=1)
     assert [e.version for e in store.read_stream("order-A1")] == [1, 2]
     store.close()
@@ -95,7 +108,10 @@ def test_event_sourcing_snippet(kind, tmp_path):
     store = InMemoryEventStore() if kind == "memory" else SQLiteEventStore(tmp_path / "bank.db")
     repo = Repository(store, BankAccount, snapshot_every=100)
     account = BankAccount("acc-1")
-    account.open("asha"); account.deposit(500); account.deposit(500); account.withdraw(200)  # noqa: E702
+    account.open("asha")
+    account.deposit(500)
+    account.deposit(500)
+    account.withdraw(200)  # noqa: E702
     repo.save(account)
     assert repo.get("acc-1").balance == 800 and repo.get("acc-1").version == 4
     assert repo.get("acc-1", at_version=2).balance == 500
@@ -110,18 +126,23 @@ def test_saga_snippet():
             done.append(name)
             if fail:
                 raise RuntimeError(f"{name} failed")
+
         return run
 
     create_order, cancel_order = step("create_order"), step("cancel_order")
     reserve, release = step("reserve"), step("release")
     charge, refund = step("charge", fail=True), step("refund")
     confirm = step("confirm")
-    saga = Saga("place-order", [
-        Step("create_order",      action=create_order, compensation=cancel_order),
-        Step("reserve_inventory", action=reserve,      compensation=release, retries=2),
-        Step("charge_payment",    action=charge,       compensation=refund),
-        Step("confirm_order",     action=confirm),
-    ], store=store)
+    saga = Saga(
+        "place-order",
+        [
+            Step("create_order", action=create_order, compensation=cancel_order),
+            Step("reserve_inventory", action=reserve, compensation=release, retries=2),
+            Step("charge_payment", action=charge, compensation=refund),
+            Step("confirm_order", action=confirm),
+        ],
+        store=store,
+    )
     result = saga.run({"order_id": "A1"}, saga_id="order-A1")
     assert result.status == "compensated"
     assert done == ["create_order", "reserve", "charge", "release", "cancel_order"]

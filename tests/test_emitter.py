@@ -290,11 +290,14 @@ def test_emit_error_with_no_error_listener_raises_the_exception_itself():
     assert raised.value is error
 
 
-@pytest.mark.parametrize(("value", "message"), [
-    ("text", "Unhandled error. ('text')"),
-    (None, "Unhandled error. (None)"),
-    ({"a": 1}, "Unhandled error. ({'a': 1})"),
-])
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("text", "Unhandled error. ('text')"),
+        (None, "Unhandled error. (None)"),
+        ({"a": 1}, "Unhandled error. ({'a': 1})"),
+    ],
+)
 def test_emit_error_with_a_non_exception_raises_unhandled_error_event(value, message):
     with pytest.raises(UnhandledErrorEvent) as raised:
         EventEmitter().emit("error", value)
@@ -457,7 +460,10 @@ def test_the_default_limit_is_10_and_the_11th_listener_warns_once():
         "[OrderService]. MaxListeners is 10. Use emitter.set_max_listeners() to increase limit"
     )
     assert (warning.message.emitter, warning.message.event, warning.message.count) == (
-        service, "order.created", 11)
+        service,
+        "order.created",
+        11,
+    )
     assert warning.filename == __file__  # points at the line that added the listener
 
 

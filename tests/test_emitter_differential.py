@@ -179,8 +179,13 @@ def run_program(program: dict, make_emitter: Any = EventEmitter) -> list[dict]:
         _, event, x = action
         if kind == "emit":
             return emitter.emit(event, Exception("boom") if x == "E" else x)
-        method = {"on": emitter.on, "once": emitter.once, "prepend": emitter.prepend_listener,
-                  "prepend_once": emitter.prepend_once_listener, "off": emitter.off}[kind]
+        method = {
+            "on": emitter.on,
+            "once": emitter.once,
+            "prepend": emitter.prepend_listener,
+            "prepend_once": emitter.prepend_once_listener,
+            "off": emitter.off,
+        }[kind]
         return method(event, functions[x]) is emitter
 
     def make_listener(lid: str, actions: list) -> Any:
@@ -239,12 +244,14 @@ remove_alls = st.tuples(st.just("remove_all"), st.none() | events)
 maxes = st.tuples(st.just("max"), st.integers(0, 2))
 actions = (adds | offs | emits | remove_alls | st.just(("throw",))).map(list)
 ops = (adds | adds | adds | offs | emits | emits | remove_alls | maxes).map(list)
-programs = st.fixed_dictionaries({
-    "listeners": st.fixed_dictionaries(
-        {lid: st.lists(actions, max_size=3) for lid in LISTENER_IDS}
-    ),
-    "ops": st.lists(ops, min_size=3, max_size=20),
-})
+programs = st.fixed_dictionaries(
+    {
+        "listeners": st.fixed_dictionaries(
+            {lid: st.lists(actions, max_size=3) for lid in LISTENER_IDS}
+        ),
+        "ops": st.lists(ops, min_size=3, max_size=20),
+    }
+)
 
 # Hand-written programs for the trickiest corners (each also a regression test).
 TRICKY = {
@@ -258,26 +265,55 @@ TRICKY = {
     },
     "remove_all with meta listeners": {
         "listeners": {"L0": [], "L1": [], "L2": [], "L3": []},
-        "ops": [["on", "remove_listener", "L3"], ["on", "new_listener", "L2"],
-                ["once", "a", "L0"], ["on", "a", "L1"], ["once", "a", "L1"], ["on", "b", "L0"],
-                ["remove_all", "a"], ["on", "a", "L0"], ["remove_all", None]],
+        "ops": [
+            ["on", "remove_listener", "L3"],
+            ["on", "new_listener", "L2"],
+            ["once", "a", "L0"],
+            ["on", "a", "L1"],
+            ["once", "a", "L1"],
+            ["on", "b", "L0"],
+            ["remove_all", "a"],
+            ["on", "a", "L0"],
+            ["remove_all", None],
+        ],
     },
     "max listeners re-arms at one listener": {
         "listeners": {"L0": [], "L1": [], "L2": [], "L3": []},
-        "ops": [["max", 1], ["on", "a", "L0"], ["on", "a", "L1"], ["on", "a", "L2"],
-                ["off", "a", "L2"], ["on", "a", "L2"], ["off", "a", "L2"], ["off", "a", "L1"],
-                ["on", "a", "L1"], ["max", 0], ["on", "a", "L3"]],
+        "ops": [
+            ["max", 1],
+            ["on", "a", "L0"],
+            ["on", "a", "L1"],
+            ["on", "a", "L2"],
+            ["off", "a", "L2"],
+            ["on", "a", "L2"],
+            ["off", "a", "L2"],
+            ["off", "a", "L1"],
+            ["on", "a", "L1"],
+            ["max", 0],
+            ["on", "a", "L3"],
+        ],
     },
     "errors": {
         "listeners": {"L0": [["throw"]], "L1": [], "L2": [], "L3": []},
-        "ops": [["emit", "error", "E"], ["emit", "error", 7], ["on", "a", "L1"],
-                ["on", "a", "L0"], ["on", "a", "L2"], ["emit", "a", 1], ["on", "error", "L1"],
-                ["emit", "error", "E"]],
+        "ops": [
+            ["emit", "error", "E"],
+            ["emit", "error", 7],
+            ["on", "a", "L1"],
+            ["on", "a", "L0"],
+            ["on", "a", "L2"],
+            ["emit", "a", 1],
+            ["on", "error", "L1"],
+            ["emit", "error", "E"],
+        ],
     },
     "a new_listener listener that prepends": {
         "listeners": {"L0": [["prepend", "a", "L1"]], "L1": [], "L2": [], "L3": []},
-        "ops": [["on", "new_listener", "L0"], ["on", "a", "L2"], ["off", "new_listener", "L0"],
-                ["emit", "a", 5]],
+        "ops": [
+            ["on", "new_listener", "L0"],
+            ["on", "a", "L2"],
+            ["off", "new_listener", "L0"],
+            ["emit", "a", 5],
+        ],
     },
 }
 
@@ -337,8 +373,10 @@ class NodeHarness:
 def node():
     executable = shutil.which("node")
     if executable is None:
-        pytest.skip("node (Node.js) is not installed: the differential tests against Node's "
-                    "events.EventEmitter need it; the reference-model tests above still ran")
+        pytest.skip(
+            "node (Node.js) is not installed: the differential tests against Node's "
+            "events.EventEmitter need it; the reference-model tests above still ran"
+        )
     harness = NodeHarness(executable)
     yield harness
     harness.close()

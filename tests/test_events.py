@@ -15,7 +15,10 @@ from eda_kit.events import recorded_from_storage
 from eda_kit.payloads import FrozenDict, FrozenList, thaw
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(),
     lambda children: (
         st.lists(children, max_size=4) | st.dictionaries(st.text(), children, max_size=4)
@@ -151,8 +154,9 @@ def test_repr_is_readable_and_deterministic():
 
 def test_recorded_event_knows_where_it_lives():
     with reproducible():
-        recorded = RecordedEvent("Deposited", {"amount": 5}, stream_id="acc-1", version=2,
-                                 position=7)
+        recorded = RecordedEvent(
+            "Deposited", {"amount": 5}, stream_id="acc-1", version=2, position=7
+        )
     assert repr(recorded) == "RecordedEvent('acc-1' v2 @7: 'Deposited', {'amount': 5})"
     assert recorded.to_dict()["version"] == 2
     assert json.loads(json.dumps(recorded.to_dict()))["stream_id"] == "acc-1"

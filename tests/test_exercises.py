@@ -101,7 +101,9 @@ def test_hints_get_more_specific_and_stop_at_the_last(capsys):
     for _ in range(3):
         exercise.hint()
     assert capsys.readouterr().out.splitlines() == [
-        "Hint 1 of 2: first", "Hint 2 of 2: second", "Hint 2 of 2: second",
+        "Hint 1 of 2: first",
+        "Hint 2 of 2: second",
+        "Hint 2 of 2: second",
     ]
 
 

@@ -14,8 +14,13 @@ import pytest
 
 NOTEBOOKS = sorted((Path(__file__).parent.parent / "notebooks").glob("*.ipynb"))
 COURSE = [
-    "00_start_here", "01_event_emitter", "02_pub_sub", "03_cqrs", "04_event_sourcing",
-    "05_saga", "06_event_store",
+    "00_start_here",
+    "01_event_emitter",
+    "02_pub_sub",
+    "03_cqrs",
+    "04_event_sourcing",
+    "05_saga",
+    "06_event_store",
 ]
 
 

@@ -16,8 +16,9 @@ HEAVY = ("matplotlib", "networkx", "ipywidgets", "IPython")
 def heavy_modules_loaded_by(statement: str) -> str:
     """Run ``statement`` in a fresh interpreter; name the heavy modules it left loaded."""
     code = f"import sys\n{statement}\nprint(','.join(m for m in {HEAVY!r} if m in sys.modules))"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     return result.stdout.strip()
 
 

@@ -22,17 +22,24 @@ def order_steps(calls: list[str], *, confirm_compensation: bool = False) -> list
         def run(ctx):
             calls.append(name)
             ctx[name] = "done"
+
         return run
 
     def undo(name):
         def run(ctx):
             calls.append(f"undo {name}")
             ctx[name] = "undone"
+
         return run
 
     steps = [Step(name, action(name), undo(name)) for name in ORDER[:3]]
-    steps.append(Step("confirm_order", action("confirm_order"),
-                      undo("confirm_order") if confirm_compensation else None))
+    steps.append(
+        Step(
+            "confirm_order",
+            action("confirm_order"),
+            undo("confirm_order") if confirm_compensation else None,
+        )
+    )
     return steps
 
 
@@ -52,16 +59,27 @@ def test_failure_compensates_completed_steps_newest_first_not_the_failed_one():
     steps = inject_faults(order_steps(calls), fail="charge_payment")
     result = Saga("place-order", steps).run({"order_id": "A1"})
     assert result.status == "compensated"
-    assert calls == ["create_order", "reserve_inventory",
-                     "undo reserve_inventory", "undo create_order"]
+    assert calls == [
+        "create_order",
+        "reserve_inventory",
+        "undo reserve_inventory",
+        "undo create_order",
+    ]
     assert result.history == [
-        ("create_order", "done"), ("reserve_inventory", "done"), ("charge_payment", "failed"),
-        ("reserve_inventory", "compensated"), ("create_order", "compensated"),
+        ("create_order", "done"),
+        ("reserve_inventory", "done"),
+        ("charge_payment", "failed"),
+        ("reserve_inventory", "compensated"),
+        ("create_order", "compensated"),
     ]
     assert result.compensated == ["reserve_inventory", "create_order"]
-    assert result.errors == [StepError("charge_payment", "action",
-                                       "InjectedFault: injected failure in the action of "
-                                       "'charge_payment' (call 1)")]
+    assert result.errors == [
+        StepError(
+            "charge_payment",
+            "action",
+            "InjectedFault: injected failure in the action of 'charge_payment' (call 1)",
+        )
+    ]
     assert result.context["create_order"] == "undone"
 
 
@@ -90,7 +108,8 @@ def test_transient_failure_within_retries_is_retried_and_completes():
     assert result.status == "completed"
     assert result.attempts("reserve_inventory") == 3
     assert result.history[1:4] == [("reserve_inventory", "retried")] * 2 + [
-        ("reserve_inventory", "done")]
+        ("reserve_inventory", "done")
+    ]
 
 
 def test_retries_exhausted_fails_the_step():
@@ -109,7 +128,8 @@ def test_compensations_are_retried_twice_by_default():
     result = Saga("s", steps).run()
     assert result.status == "compensated"
     assert result.history[-3:] == [("create_order", "compensation_retried")] * 2 + [
-        ("create_order", "compensated")]
+        ("create_order", "compensated")
+    ]
 
 
 def test_a_compensation_failing_for_good_does_not_stop_the_others():
@@ -159,8 +179,10 @@ def test_non_json_context_is_refused_with_the_key_path():
 
 
 def test_non_json_value_from_an_action_fails_that_step():
-    steps = [Step("a", lambda ctx: {"ok": 1}, lambda ctx: None),
-             Step("b", lambda ctx: {"when": {1, 2}})]
+    steps = [
+        Step("a", lambda ctx: {"ok": 1}, lambda ctx: None),
+        Step("b", lambda ctx: {"when": {1, 2}}),
+    ]
     result = Saga("s", steps).run()
     assert result.status == "compensated"
     assert result.errors[0].step == "b"
@@ -240,14 +262,17 @@ def test_tracer_records_each_transition():
     assert tracer[3].detail.startswith("InjectedFault")
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"name": "", "action": print}, "non-empty name"),
-    ({"name": "a", "action": 3}, "action must be callable"),
-    ({"name": "a", "action": print, "compensation": "undo"}, "compensation must be callable"),
-    ({"name": "a", "action": print, "retries": -1}, "retries must be an int >= 0"),
-    ({"name": "a", "action": print, "retries": 1.5}, "retries must be an int >= 0"),
-    ({"name": "a", "action": print, "timeout": 0}, "timeout must be a positive number"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"name": "", "action": print}, "non-empty name"),
+        ({"name": "a", "action": 3}, "action must be callable"),
+        ({"name": "a", "action": print, "compensation": "undo"}, "compensation must be callable"),
+        ({"name": "a", "action": print, "retries": -1}, "retries must be an int >= 0"),
+        ({"name": "a", "action": print, "retries": 1.5}, "retries must be an int >= 0"),
+        ({"name": "a", "action": print, "timeout": 0}, "timeout must be a positive number"),
+    ],
+)
 def test_bad_steps_are_refused(kwargs, message):
     with pytest.raises((TypeError, ValueError), match=message):
         Step(**kwargs)
@@ -327,5 +352,7 @@ def test_compensations_get_their_own_idempotency_key():
     steps = [Step("charge", lambda ctx: None, undo), Step("ship", lambda ctx: None)]
     result = Saga("s", inject_faults(steps, fail="ship")).run(saga_id="A1")
     assert result.status == "compensated"
-    assert keys == [("charge", 1, "A1/charge/compensation"),
-                    ("charge", 2, "A1/charge/compensation")]
+    assert keys == [
+        ("charge", 1, "A1/charge/compensation"),
+        ("charge", 2, "A1/charge/compensation"),
+    ]

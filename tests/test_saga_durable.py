@@ -24,11 +24,13 @@ def counting_steps(calls: list[str]) -> list[Step]:
         def run(ctx):
             calls.append(name)
             return {name: ctx.attempt}
+
         return run
 
     def undo(name):
         def run(ctx):
             calls.append(f"undo {name}")
+
         return run
 
     return [Step(n, action(n), undo(n) if n != "confirm_order" else None) for n in NAMES]
@@ -42,25 +44,33 @@ def test_every_transition_and_the_context_go_to_the_saga_stream():
     log = store.read_stream("saga-A1")
     assert [(e.type, e.data.get("step")) for e in log] == [
         ("SagaStarted", None),
-        ("StepStarted", "create_order"), ("StepDone", "create_order"),
-        ("StepStarted", "reserve_inventory"), ("StepRetried", "reserve_inventory"),
-        ("StepStarted", "reserve_inventory"), ("StepDone", "reserve_inventory"),
-        ("StepStarted", "charge_payment"), ("StepDone", "charge_payment"),
-        ("StepStarted", "confirm_order"), ("StepDone", "confirm_order"),
+        ("StepStarted", "create_order"),
+        ("StepDone", "create_order"),
+        ("StepStarted", "reserve_inventory"),
+        ("StepRetried", "reserve_inventory"),
+        ("StepStarted", "reserve_inventory"),
+        ("StepDone", "reserve_inventory"),
+        ("StepStarted", "charge_payment"),
+        ("StepDone", "charge_payment"),
+        ("StepStarted", "confirm_order"),
+        ("StepDone", "confirm_order"),
         ("SagaFinished", None),
     ]
     assert log[0].data == {"saga": "place-order", "steps": NAMES, "context": {"order_id": "A1"}}
     assert log[2].data["context"] == {"order_id": "A1", "create_order": 1}
-    assert log[6].data == {"step": "reserve_inventory", "attempt": 2,
-                           "context": {"order_id": "A1", "create_order": 1,
-                                       "reserve_inventory": 2}}
+    assert log[6].data == {
+        "step": "reserve_inventory",
+        "attempt": 2,
+        "context": {"order_id": "A1", "create_order": 1, "reserve_inventory": 2},
+    }
     assert log[-1].data["status"] == "completed"
 
 
 def test_resume_after_done_runs_nothing_and_returns_the_result():
     store = InMemoryEventStore()
-    first = Saga("place-order", inject_faults(counting_steps([]), fail=3),
-                 store=store).run({"order_id": "A1"}, saga_id="A1")
+    first = Saga("place-order", inject_faults(counting_steps([]), fail=3), store=store).run(
+        {"order_id": "A1"}, saga_id="A1"
+    )
     versions = store.stream_version("saga-A1")
     calls: list[str] = []
     again = Saga("place-order", counting_steps(calls), store=store).resume("A1")
@@ -101,8 +111,9 @@ def test_resume_keeps_counting_retries_from_the_log():
 
     with pytest.raises(SimulatedCrash):
         Saga("s", [Step("pay", flaky, retries=1)], store=store).run(saga_id="x")
-    result = Saga("s", [Step("pay", lambda ctx: attempts.append(ctx.attempt), retries=1)],
-                  store=store).resume("x")
+    result = Saga(
+        "s", [Step("pay", lambda ctx: attempts.append(ctx.attempt), retries=1)], store=store
+    ).resume("x")
     assert attempts == [1, 2, 3]
     assert result.history == [("pay", "retried"), ("pay", "done")]
 
@@ -190,9 +201,17 @@ def run_child(tmp_path: Path, mode: str) -> subprocess.CompletedProcess:
     script = tmp_path / "child.py"
     script.write_text(CHILD)
     return subprocess.run(
-        [sys.executable, str(script), str(tmp_path / "saga.db"), str(tmp_path / "ledger.jsonl"),
-         mode],
-        capture_output=True, text=True, timeout=60, cwd=ROOT,
+        [
+            sys.executable,
+            str(script),
+            str(tmp_path / "saga.db"),
+            str(tmp_path / "ledger.jsonl"),
+            mode,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
     )
 

@@ -15,13 +15,15 @@ from eda_kit import Saga, Step
 from eda_kit.faults import SimulatedCrash, inject_faults
 from eda_kit.store import InMemoryEventStore
 
-step_plans = st.fixed_dictionaries({
-    "retries": st.integers(0, 2),
-    "failures": st.integers(0, 4),           # failing attempts before one succeeds
-    "compensation": st.booleans(),
-    "compensation_retries": st.integers(0, 2),
-    "compensation_failures": st.integers(0, 3),
-})
+step_plans = st.fixed_dictionaries(
+    {
+        "retries": st.integers(0, 2),
+        "failures": st.integers(0, 4),  # failing attempts before one succeeds
+        "compensation": st.booleans(),
+        "compensation_retries": st.integers(0, 2),
+        "compensation_failures": st.integers(0, 3),
+    }
+)
 saga_plans = st.lists(step_plans, min_size=1, max_size=6)
 
 
@@ -38,12 +40,21 @@ def build(plan, calls):
             calls.append(f"undo {name}")
             ctx[name] = False
 
-        steps.append(Step(name, action, undo if p["compensation"] else None,
-                          retries=p["retries"],
-                          compensation_retries=p["compensation_retries"]))
+        steps.append(
+            Step(
+                name,
+                action,
+                undo if p["compensation"] else None,
+                retries=p["retries"],
+                compensation_retries=p["compensation_retries"],
+            )
+        )
     fail = {s.name: p["failures"] for s, p in zip(steps, plan) if p["failures"]}
-    fail_comp = {s.name: p["compensation_failures"] for s, p in zip(steps, plan)
-                 if p["compensation"] and p["compensation_failures"]}
+    fail_comp = {
+        s.name: p["compensation_failures"]
+        for s, p in zip(steps, plan)
+        if p["compensation"] and p["compensation_failures"]
+    }
     return inject_faults(steps, fail=fail, fail_compensation=fail_comp)
 
 
@@ -92,12 +103,15 @@ def test_saga_does_exactly_what_the_model_says(plan):
     # compensations are exactly the completed steps that have one, newest first
     done = [name for name, outcome in history if outcome == "done"]
     with_undo = {f"s{i + 1}" for i, p in enumerate(plan) if p["compensation"]}
-    undone = [name for name, outcome in history
-              if outcome in ("compensated", "compensation_failed")]
-    assert undone == ([n for n in reversed(done) if n in with_undo] if status != "completed"
-                      else [])
-    assert len(result.errors) == sum(1 for _, o in history
-                                     if o in ("failed", "compensation_failed"))
+    undone = [
+        name for name, outcome in history if outcome in ("compensated", "compensation_failed")
+    ]
+    assert undone == (
+        [n for n in reversed(done) if n in with_undo] if status != "completed" else []
+    )
+    assert len(result.errors) == sum(
+        1 for _, o in history if o in ("failed", "compensation_failed")
+    )
 
 
 @settings(max_examples=40, deadline=None)
@@ -109,7 +123,11 @@ def test_the_log_tells_the_same_story(plan):
     again = Saga("prop", build(plan, calls), store=store).resume("p")
     assert calls == []  # a finished saga runs nothing
     assert (again.status, again.history, again.context, again.errors) == (
-        result.status, result.history, result.context, result.errors)
+        result.status,
+        result.history,
+        result.context,
+        result.errors,
+    )
 
 
 @settings(max_examples=40, deadline=None)
@@ -117,8 +135,15 @@ def test_the_log_tells_the_same_story(plan):
 def test_resume_after_a_crash_redoes_only_the_interrupted_step(n, data):
     crash = data.draw(st.integers(1, n), label="crash at step")
     store = InMemoryEventStore()
-    plan = [{"retries": 0, "failures": 0, "compensation": True, "compensation_retries": 0,
-             "compensation_failures": 0}] * n
+    plan = [
+        {
+            "retries": 0,
+            "failures": 0,
+            "compensation": True,
+            "compensation_retries": 0,
+            "compensation_failures": 0,
+        }
+    ] * n
     calls: list[str] = []
     saga = Saga("prop", inject_faults(build(plan, calls), crash_at=crash), store=store)
     try:
@@ -129,5 +154,5 @@ def test_resume_after_a_crash_redoes_only_the_interrupted_step(n, data):
     assert result.status == "completed"
     names = [f"s{i + 1}" for i in range(n)]
     # every step ran once, except the one the crash interrupted, which ran again
-    assert calls == names[:crash] + names[crash - 1:]
+    assert calls == names[:crash] + names[crash - 1 :]
     assert result.history == [(name, "done") for name in names]

@@ -20,8 +20,15 @@ NAMES = ["create_order", "reserve_inventory", "charge_payment", "confirm_order"]
 
 
 def result(**faults):
-    steps = [Step(n, lambda ctx: None, (lambda ctx: None) if n != "confirm_order" else None,
-                  retries=1 if n == "reserve_inventory" else 0) for n in NAMES]
+    steps = [
+        Step(
+            n,
+            lambda ctx: None,
+            (lambda ctx: None) if n != "confirm_order" else None,
+            retries=1 if n == "reserve_inventory" else 0,
+        )
+        for n in NAMES
+    ]
     return Saga("place-order", inject_faults(steps, **faults)).run(saga_id="A1")
 
 
@@ -35,10 +42,15 @@ def render(res) -> np.ndarray:
 
 def test_states_come_from_the_history():
     assert step_states(result(fail=3)) == {
-        "create_order": "compensated", "reserve_inventory": "compensated",
-        "charge_payment": "failed", "confirm_order": "not_run"}
-    assert step_states(result(fail=4, fail_compensation=2))["reserve_inventory"] == \
-        "compensation_failed"
+        "create_order": "compensated",
+        "reserve_inventory": "compensated",
+        "charge_payment": "failed",
+        "confirm_order": "not_run",
+    }
+    assert (
+        step_states(result(fail=4, fail_compensation=2))["reserve_inventory"]
+        == "compensation_failed"
+    )
     assert set(step_states(result()).values()) == {"done"}
 
 
@@ -49,8 +61,7 @@ def test_boxes_left_to_right_coloured_by_state_and_arrows_back():
     xs = [b.get_x() for b in boxes]
     assert xs == sorted(xs) and len(boxes) == 4
     fills = [matplotlib.colors.to_hex(b.get_facecolor()) for b in boxes]
-    assert fills == [STATE_STYLE[s][0] for s in
-                     ("compensated", "compensated", "failed", "not_run")]
+    assert fills == [STATE_STYLE[s][0] for s in ("compensated", "compensated", "failed", "not_run")]
     arrows = [p for p in ax.patches if isinstance(p, FancyArrowPatch)]
     assert len(arrows) == 3 + 2  # three forward, two compensations back
     labels = [t.get_text() for t in ax.texts]

@@ -276,8 +276,7 @@ def test_time_travel_gives_the_state_at_each_version(store):
         (2.0, TypeError, "at_version must be an int, got 2.0"),
     ],
 )
-def test_time_travel_to_a_version_that_does_not_exist_is_refused(store, at_version, error,
-                                                                message):
+def test_time_travel_to_a_version_that_does_not_exist_is_refused(store, at_version, error, message):
     repo = Repository(store, BankAccount)
     repo.save(opened_account())
     with pytest.raises(error, match=message):
@@ -298,7 +297,10 @@ def test_history_returns_the_events_apply_sees(store):
     repo = Repository(store, BankAccount)
     repo.save(opened_account())
     assert [e.type for e in repo.history("acc-1")] == [
-        "AccountOpened", "Deposited", "Deposited", "Withdrawn"
+        "AccountOpened",
+        "Deposited",
+        "Deposited",
+        "Withdrawn",
     ]
     assert [e.version for e in repo.history("acc-1", to_version=2)] == [1, 2]
 
@@ -400,8 +402,10 @@ def test_racing_threads_lose_no_deposit(store, tmp_path):
     def teller():
         try:
             # SQLite: each thread its own connection to the same file, like separate processes.
-            own = store if isinstance(store, InMemoryEventStore) else SQLiteEventStore(
-                tmp_path / "bank.db"
+            own = (
+                store
+                if isinstance(store, InMemoryEventStore)
+                else SQLiteEventStore(tmp_path / "bank.db")
             )
             own_repo = Repository(own, BankAccount)
             for _ in range(10):
@@ -640,11 +644,14 @@ def rupees_to_paise(data):
 
 def old_deposits(store):
     """What version 1 of the bank wrote: no schema in the metadata, rupees as text."""
-    store.append("acc-7", [
-        Event("AccountOpened", {"owner": "ravi"}),
-        Event("Deposited", {"amount": "500.00"}),
-        Event("Deposited", {"amount": "12.50"}),
-    ])
+    store.append(
+        "acc-7",
+        [
+            Event("AccountOpened", {"owner": "ravi"}),
+            Event("Deposited", {"amount": "500.00"}),
+            Event("Deposited", {"amount": "12.50"}),
+        ],
+    )
 
 
 def test_old_events_are_upcast_on_read_and_never_rewritten(store):
@@ -672,7 +679,8 @@ def test_new_events_are_stamped_with_the_current_schema_and_not_upcast_again(sto
     repo.save(account)
     stored = store.read_stream("acc-7")
     assert [(e.type, e.metadata.get("schema")) for e in stored[3:]] == [
-        ("Deposited", 2), ("Withdrawn", 1)
+        ("Deposited", 2),
+        ("Withdrawn", 1),
     ]
     assert repo.get("acc-7").balance == 51250 + 100 - 50
 
@@ -690,10 +698,14 @@ def test_upcasters_chain(store):
             seen.append(dict(event.data))
             super().apply(event)
 
-    repo = Repository(store, Audited, upcasters={
-        ("Deposited", 1): rupees_to_paise,
-        ("Deposited", 2): add_currency,
-    })
+    repo = Repository(
+        store,
+        Audited,
+        upcasters={
+            ("Deposited", 1): rupees_to_paise,
+            ("Deposited", 2): add_currency,
+        },
+    )
     assert repo.get("acc-7").balance == 51250
     assert seen[1] == {"amount": 50000, "currency": "INR"}
     assert repo.upcasters.current_schema("Deposited") == 3
@@ -732,8 +744,7 @@ def test_an_upcaster_that_edits_the_stored_event_in_place_is_stopped(store):
     repo = Repository(store, BankAccount, upcasters={("Deposited", 1): in_place})
     with pytest.raises(TypeError, match="read-only") as caught:
         repo.get("acc-7")
-    assert any("while upcasting" in note and "in_place" in note
-               for note in caught.value.__notes__)
+    assert any("while upcasting" in note and "in_place" in note for note in caught.value.__notes__)
     assert store.read_stream("acc-7")[1].data == {"amount": "500.00"}
 
 
@@ -753,8 +764,9 @@ def test_an_upcaster_must_return_new_json_data(store, upcaster, message):
 
 def test_upcasting_and_snapshots_together(store):
     old_deposits(store)
-    repo = Repository(store, BankAccount, snapshot_every=2,
-                      upcasters={("Deposited", 1): rupees_to_paise})
+    repo = Repository(
+        store, BankAccount, snapshot_every=2, upcasters={("Deposited", 1): rupees_to_paise}
+    )
     account = repo.get("acc-7")
     account.deposit(50)
     account.deposit(50)
@@ -780,8 +792,9 @@ def test_upcasting_never_changes_what_is_stored_or_its_order(store):
             old_and_new.append(Event("Deposited", {"amount": i * 100}, metadata={"schema": 2}))
     store.append("acc-mix", old_and_new)
     before = [(e.id, e.data, e.metadata) for e in store.read_stream("acc-mix")]
-    repo = Repository(store, BankAccount, snapshot_every=4,
-                      upcasters={("Deposited", 1): rupees_to_paise})
+    repo = Repository(
+        store, BankAccount, snapshot_every=4, upcasters={("Deposited", 1): rupees_to_paise}
+    )
     expected = sum(
         round(float(e.data["amount"]) * 100) if "schema" not in e.metadata else e.data["amount"]
         for e in old_and_new

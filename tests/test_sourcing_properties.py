@@ -123,21 +123,24 @@ def rupees_text_to_paise(data):
 
 @pytest.mark.parametrize("kind", ["memory", "sqlite"])
 @settings(max_examples=50, deadline=None)
-@given(deposits=st.lists(st.tuples(st.booleans(), st.integers(1, 10**9)), min_size=1,
-                         max_size=25),
-       every=snapshot_every)
+@given(
+    deposits=st.lists(st.tuples(st.booleans(), st.integers(1, 10**9)), min_size=1, max_size=25),
+    every=snapshot_every,
+)
 def test_old_and_new_event_shapes_read_as_one_and_stay_as_written(kind, deposits, every):
     """Schema 1 stored rupees as text ("12.05"); schema 2 stores paise (1205)."""
     with open_store(kind) as store:
         events = [
-            Event("Deposited", {"amount": f"{paise // 100}.{paise % 100:02d}"}) if old
+            Event("Deposited", {"amount": f"{paise // 100}.{paise % 100:02d}"})
+            if old
             else Event("Deposited", {"amount": paise}, metadata={"schema": 2})
             for old, paise in deposits
         ]
         store.append("acc-1", events)
         stored = [(e.id, e.data, e.metadata) for e in store.read_stream("acc-1")]
-        repo = Repository(store, Account, snapshot_every=every,
-                          upcasters={("Deposited", 1): rupees_text_to_paise})
+        repo = Repository(
+            store, Account, snapshot_every=every, upcasters={("Deposited", 1): rupees_text_to_paise}
+        )
         account = repo.get("acc-1")
         account.deposit(7)
         repo.save(account)  # may snapshot; the new event is stamped schema 2

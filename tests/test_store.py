@@ -65,10 +65,15 @@ def test_versions_count_per_stream_and_positions_across_the_store(store):
     assert store.append("order-A1", ev("OrderShipped")) == 3
 
     assert [(e.version, e.position) for e in store.read_stream("order-A1")] == [
-        (1, 1), (2, 2), (3, 4)
+        (1, 1),
+        (2, 2),
+        (3, 4),
     ]
     assert [(e.stream_id, e.version, e.position) for e in store.read_all()] == [
-        ("order-A1", 1, 1), ("order-A1", 2, 2), ("order-B2", 1, 3), ("order-A1", 3, 4)
+        ("order-A1", 1, 1),
+        ("order-A1", 2, 2),
+        ("order-B2", 1, 3),
+        ("order-A1", 3, 4),
     ]
     assert store.stream_version("order-A1") == 3
     assert store.stream_version("order-B2") == 1
@@ -85,13 +90,19 @@ def test_an_empty_store(store):
 
 
 def test_read_gives_back_what_was_appended(store):
-    original = Event("OrderPlaced", {"items": [{"sku": "x", "n": 2}], "note": "é ✓", "p": 1.5,
-                                     "none": None, "ok": True},
-                     metadata={"correlation_id": "c-1"})
+    original = Event(
+        "OrderPlaced",
+        {"items": [{"sku": "x", "n": 2}], "note": "é ✓", "p": 1.5, "none": None, "ok": True},
+        metadata={"correlation_id": "c-1"},
+    )
     store.append("order-A1", original)
     (stored,) = store.read_stream("order-A1")
     assert (stored.type, stored.data, stored.metadata, stored.id, stored.time) == (
-        original.type, original.data, original.metadata, original.id, original.time
+        original.type,
+        original.data,
+        original.metadata,
+        original.id,
+        original.time,
     )
     assert stored.stream_id == "order-A1"
     with pytest.raises(TypeError, match="read-only"):
@@ -144,11 +155,18 @@ def test_empty_batch_writes_nothing_but_still_checks(store):
 
 MODES = [
     # expected, version of the stream before, succeeds?
-    (ANY, 0, True), (ANY, 2, True),
-    (NO_STREAM, 0, True), (NO_STREAM, 2, False),
-    (STREAM_EXISTS, 0, False), (STREAM_EXISTS, 2, True),
-    (0, 0, True), (0, 2, False),
-    (2, 2, True), (1, 2, False), (3, 2, False), (1, 0, False),
+    (ANY, 0, True),
+    (ANY, 2, True),
+    (NO_STREAM, 0, True),
+    (NO_STREAM, 2, False),
+    (STREAM_EXISTS, 0, False),
+    (STREAM_EXISTS, 2, True),
+    (0, 0, True),
+    (0, 2, False),
+    (2, 2, True),
+    (1, 2, False),
+    (3, 2, False),
+    (1, 0, False),
 ]
 
 
@@ -162,7 +180,9 @@ def test_expected_version_modes(store, expected, before, succeeds):
         with pytest.raises(WrongExpectedVersion) as caught:
             store.append("s", ev("New"), expected_version=expected)
         assert (caught.value.stream_id, caught.value.expected, caught.value.actual) == (
-            "s", expected, before
+            "s",
+            expected,
+            before,
         )
         assert store.stream_version("s") == before
         assert store.last_position() == before
@@ -221,8 +241,13 @@ def test_longest_allowed_stream_id_works(store):
 
 @pytest.mark.parametrize(
     ("expected", "error", "message"),
-    [(-1, ValueError, ">= 0"), ("1", TypeError, "not str"), (True, TypeError, "not bool"),
-     (1.0, TypeError, "not float"), (None, TypeError, "not NoneType")],
+    [
+        (-1, ValueError, ">= 0"),
+        ("1", TypeError, "not str"),
+        (True, TypeError, "not bool"),
+        (1.0, TypeError, "not float"),
+        (None, TypeError, "not NoneType"),
+    ],
 )
 def test_bad_expected_versions_are_refused(store, expected, error, message):
     with pytest.raises(error, match=message):
@@ -232,9 +257,13 @@ def test_bad_expected_versions_are_refused(store, expected, error, message):
 
 @pytest.mark.parametrize(
     ("events", "message"),
-    [({"type": "X"}, "not dict"), ("OrderPlaced", "not str"),
-     ([Event("A"), {"type": "B"}], r"events\[1\] is a dict"),
-     ([Event("A"), None], r"events\[1\] is a NoneType"), (iter([Event("A")]), "list_iterator")],
+    [
+        ({"type": "X"}, "not dict"),
+        ("OrderPlaced", "not str"),
+        ([Event("A"), {"type": "B"}], r"events\[1\] is a dict"),
+        ([Event("A"), None], r"events\[1\] is a NoneType"),
+        (iter([Event("A")]), "list_iterator"),
+    ],
 )
 def test_things_that_are_not_events_are_refused_and_nothing_is_written(store, events, message):
     store.append("s", ev("Before"))
@@ -465,8 +494,12 @@ def test_tracing_appends_and_deliveries(make_store):
         store.append("order-A1", ev("Bad"))
     assert [(r.source, r.event, r.target, r.outcome) for r in tracer] == [
         ("order-A1", "OrderPlaced", None, "sent"),
-        ("order-A1", "OrderPlaced", "test_tracing_appends_and_deliveries.<locals>.projector",
-         "delivered"),
+        (
+            "order-A1",
+            "OrderPlaced",
+            "test_tracing_appends_and_deliveries.<locals>.projector",
+            "delivered",
+        ),
         ("order-A1", "Bad", None, "sent"),
         ("order-A1", "Bad", "test_tracing_appends_and_deliveries.<locals>.projector", "failed"),
     ]
@@ -482,8 +515,13 @@ def test_a_closed_store_refuses_work_and_closes_its_subscriptions(store):
     store.close()
     store.close()  # twice is fine
     assert sub.closed
-    for call in (lambda: store.append("s", ev()), store.read_all, store.last_position,
-                 lambda: store.read_stream("s"), store.streams):
+    for call in (
+        lambda: store.append("s", ev()),
+        store.read_all,
+        store.last_position,
+        lambda: store.read_stream("s"),
+        store.streams,
+    ):
         with pytest.raises(ValueError, match="closed"):
             call()
 
@@ -548,8 +586,17 @@ def test_the_fast_read_path_builds_the_same_events_as_recorded_from_storage(stor
     original = Event("OrderPlaced", {"items": [{"sku": "x"}]}, metadata={"by": "asha"})
     store.append("s", original)
     (fast,) = store.read_all()
-    slow = recorded_from_storage(original.type, {"items": [{"sku": "x"}]}, {"by": "asha"},
-                                 original.id, original.time, "s", 1, 1)
+    slow = recorded_from_storage(
+        original.type,
+        {"items": [{"sku": "x"}]},
+        {"by": "asha"},
+        original.id,
+        original.time,
+        "s",
+        1,
+        1,
+    )
     assert fast == slow and repr(fast) == repr(slow)
     assert type(fast.data) is type(slow.data) and type(fast.data["items"]) is type(
-        slow.data["items"])
+        slow.data["items"]
+    )

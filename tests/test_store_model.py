@@ -29,10 +29,14 @@ from eda_kit.store import (
 STREAMS = st.sampled_from(["order-1", "order-2", "account-7"])
 EXPECTED = st.one_of(st.sampled_from([ANY, NO_STREAM, STREAM_EXISTS]), st.integers(0, 4))
 JSON = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.text(max_size=5)
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**53), 2**53)
+    | st.text(max_size=5)
     | st.floats(allow_nan=False, allow_infinity=False),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner,
-                                                                max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3)
+    ),
     max_leaves=6,
 )
 EVENTS = st.lists(st.builds(Event, st.sampled_from(["A", "B", "C"]), JSON), max_size=3)
@@ -47,8 +51,12 @@ class Model:
 
     def append(self, stream_id, events, expected):
         actual = len(self.streams.get(stream_id, []))
-        ok = (expected is ANY or (expected is NO_STREAM and actual == 0)
-              or (expected is STREAM_EXISTS and actual > 0) or expected == actual)
+        ok = (
+            expected is ANY
+            or (expected is NO_STREAM and actual == 0)
+            or (expected is STREAM_EXISTS and actual > 0)
+            or expected == actual
+        )
         if not ok:
             return WrongExpectedVersion(stream_id, expected, actual)
         for event in events:
@@ -77,7 +85,10 @@ class StoreMachine(RuleBasedStateMachine):
                 self.store.append(stream_id, events, expected_version=expected)
             except WrongExpectedVersion as got:
                 assert (got.stream_id, got.expected, got.actual) == (
-                    want.stream_id, want.expected, want.actual)
+                    want.stream_id,
+                    want.expected,
+                    want.actual,
+                )
             else:
                 raise AssertionError(f"expected {want}")
         else:
@@ -114,16 +125,17 @@ class StoreMachine(RuleBasedStateMachine):
         limit = data.draw(st.none() | st.integers(0, 4))
         got = self.store.read_all(start, limit)
         want = self.model.log[start - 1 :][:limit]
-        assert [(e.stream_id, e.version, e.id) for e in got] == [
-            (s, v, e.id) for s, v, e in want]
+        assert [(e.stream_id, e.version, e.id) for e in got] == [(s, v, e.id) for s, v, e in want]
 
     @invariant()
     def same_log(self):
         got = self.store.read_all()
-        assert [(e.position, e.stream_id, e.version, e.type, e.data, e.id, e.time)
-                for e in got] == [
+        assert [
+            (e.position, e.stream_id, e.version, e.type, e.data, e.id, e.time) for e in got
+        ] == [
             (p, s, v, e.type, e.data, e.id, e.time)
-            for p, (s, v, e) in enumerate(self.model.log, start=1)]
+            for p, (s, v, e) in enumerate(self.model.log, start=1)
+        ]
 
     @invariant()
     def same_streams(self):
@@ -131,7 +143,8 @@ class StoreMachine(RuleBasedStateMachine):
         assert self.store.last_position() == len(self.model.log)
         for stream_id in ("order-1", "order-2", "account-7"):
             assert self.store.stream_version(stream_id) == len(
-                self.model.streams.get(stream_id, []))
+                self.model.streams.get(stream_id, [])
+            )
 
     @invariant()
     def same_snapshots_and_checkpoints(self):

@@ -41,8 +41,14 @@ def wait_until(condition, seconds=10.0):
 def test_reopening_the_file_gives_everything_back(tmp_path):
     path = tmp_path / "shop.db"
     with SQLiteEventStore(path) as store:
-        store.append("order-A1", [Event("OrderPlaced", {"total": 30}, metadata={"by": "asha"}),
-                                  Event("OrderPaid", {"amount": 30})], expected_version=NO_STREAM)
+        store.append(
+            "order-A1",
+            [
+                Event("OrderPlaced", {"total": 30}, metadata={"by": "asha"}),
+                Event("OrderPaid", {"amount": 30}),
+            ],
+            expected_version=NO_STREAM,
+        )
         store.append("order-B2", Event("OrderPlaced", {"total": 5}))
         store.save_snapshot("order-A1", 2, {"status": "paid"})
         store.save_checkpoint("dashboard", 2)
@@ -87,7 +93,10 @@ def test_payloads_are_stored_as_json_text(tmp_path):
         store.append("s", Event("OrderPlaced", {"total": 30, "note": "é"}, metadata={"c": "1"}))
     raw = sqlite3.connect(path)
     assert raw.execute("SELECT type, data, metadata, typeof(time) FROM events").fetchone() == (
-        "OrderPlaced", '{"total":30,"note":"é"}', '{"c":"1"}', "text"
+        "OrderPlaced",
+        '{"total":30,"note":"é"}',
+        '{"c":"1"}',
+        "text",
     )
     raw.close()
 
@@ -117,9 +126,11 @@ def test_a_file_from_a_newer_schema_is_refused(tmp_path):
 
 @pytest.mark.parametrize(
     ("kwargs", "error", "message"),
-    [({"synchronous": "OFF"}, ValueError, "synchronous must be one of NORMAL, FULL, EXTRA"),
-     ({"timeout": -1}, ValueError, "timeout must be a number of seconds"),
-     ({"path": 42}, TypeError, "path must be a str or a path")],
+    [
+        ({"synchronous": "OFF"}, ValueError, "synchronous must be one of NORMAL, FULL, EXTRA"),
+        ({"timeout": -1}, ValueError, "timeout must be a number of seconds"),
+        ({"path": 42}, TypeError, "path must be a str or a path"),
+    ],
 )
 def test_bad_options_are_refused(tmp_path, kwargs, error, message):
     options = {"path": tmp_path / "x.db", **kwargs}
@@ -205,8 +216,9 @@ def test_the_constraint_safety_net_reports_a_conflict_not_an_integrity_error(tmp
     # Simulate a store that misreads the stream's version (the UNIQUE constraint must catch it).
     with SQLiteEventStore(tmp_path / "shop.db") as store:
         store.append("s", [ev("A"), ev("B")])
-        monkeypatch.setattr(sqlite_module, "_SELECT_VERSION",
-                            "SELECT 0 FROM events WHERE stream_id = ? LIMIT 1")
+        monkeypatch.setattr(
+            sqlite_module, "_SELECT_VERSION", "SELECT 0 FROM events WHERE stream_id = ? LIMIT 1"
+        )
         with pytest.raises(WrongExpectedVersion, match="stream 's'"):
             store.append("s", ev("C"), expected_version=0)
         monkeypatch.undo()
@@ -239,8 +251,11 @@ def _racer(path: str, writer: int, attempts: int, barrier, results) -> None:
         try:
             version = store.stream_version("counter")
             time.sleep(0.001)  # "read, decide, write": leave room for another writer
-            store.append("counter", Event("Incremented", {"writer": writer, "attempt": attempt}),
-                         expected_version=version)
+            store.append(
+                "counter",
+                Event("Incremented", {"writer": writer, "attempt": attempt}),
+                expected_version=version,
+            )
             appended.append(attempt)
         except WrongExpectedVersion:
             conflicts += 1
@@ -257,8 +272,10 @@ def test_processes_racing_on_one_stream_lose_nothing_and_double_nothing(tmp_path
     context = multiprocessing.get_context("spawn")
     barrier = context.Barrier(writers)
     results = context.Queue()
-    processes = [context.Process(target=_racer, args=(path, w, attempts, barrier, results))
-                 for w in range(writers)]
+    processes = [
+        context.Process(target=_racer, args=(path, w, attempts, barrier, results))
+        for w in range(writers)
+    ]
     for process in processes:
         process.start()
     reports = [results.get(timeout=60) for _ in processes]
@@ -302,8 +319,9 @@ def test_kill_9_during_batched_appends_never_leaves_half_a_batch(tmp_path, delay
     path = tmp_path / "crash.db"
     SQLiteEventStore(path).close()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    child = subprocess.Popen([sys.executable, "-c", _BATCH_WRITER, str(path)],
-                             stdout=subprocess.PIPE, env=env)
+    child = subprocess.Popen(
+        [sys.executable, "-c", _BATCH_WRITER, str(path)], stdout=subprocess.PIPE, env=env
+    )
     try:
         assert child.stdout.readline() == b"writing\n"
         time.sleep(delay)  # kill it somewhere in the middle of its loop
@@ -326,6 +344,7 @@ def test_kill_9_during_batched_appends_never_leaves_half_a_batch(tmp_path, delay
 
 def test_the_store_object_can_be_shared_with_threads(tmp_path):
     with SQLiteEventStore(tmp_path / "t.db") as store:
+
         def work(n):
             for i in range(20):
                 store.append(f"thread-{n}", ev(i=i))

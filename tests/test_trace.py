@@ -11,8 +11,9 @@ def make_trace() -> Tracer:
     tracer = Tracer()
     tracer.record("OrderService", "order.created", outcome="sent", event_id="evt-0001")
     tracer.record("OrderService", "order.created", "EmailService", "delivered")
-    tracer.record("OrderService", "order.created", "InventoryService", "failed",
-                  detail="KeyError: 'sku'")
+    tracer.record(
+        "OrderService", "order.created", "InventoryService", "failed", detail="KeyError: 'sku'"
+    )
     tracer.record("OrderService", "order.created", "InventoryService", "retried", attempt=2)
     return tracer
 
@@ -20,8 +21,9 @@ def make_trace() -> Tracer:
 def test_records_are_numbered_in_order():
     records = make_trace().records
     assert [r.seq for r in records] == [1, 2, 3, 4]
-    assert records[0] == TraceRecord(1, "OrderService", "order.created", None, "sent",
-                                     event_id="evt-0001")
+    assert records[0] == TraceRecord(
+        1, "OrderService", "order.created", None, "sent", event_id="evt-0001"
+    )
     assert records[3].attempt == 2
 
 

@@ -26,8 +26,9 @@ def order_trace() -> Tracer:
     t.record("OrderService", "order.created", "EmailService", "delivered", via="order.*")
     t.record("OrderService", "order.created", "Inventory", "failed", detail="KeyError: 'sku'")
     t.record("OrderService", "order.created", "Inventory", "retried", attempt=2)
-    t.record("OrderService", "order.created", "Inventory", "failed", attempt=2,
-             detail="KeyError: 'sku'")
+    t.record(
+        "OrderService", "order.created", "Inventory", "failed", attempt=2, detail="KeyError: 'sku'"
+    )
     t.record("OrderService", "order.created", "Inventory", "dead_lettered", attempt=2)
     t.record("OrderService", "order.created", "Analytics", "delivered", via="#")
     t.record("OrderService", "order.cancelled", outcome="unhandled")
@@ -59,12 +60,19 @@ def close_pyplot_figures():
 def test_flow_graph_has_one_node_per_role_with_kind_and_label():
     graph = viz.flow_graph(order_trace())
     assert list(graph.nodes) == [
-        "producer:OrderService", "event:order.created", "consumer:EmailService",
-        "consumer:Inventory", "dead_letter:dead letters", "consumer:Analytics",
+        "producer:OrderService",
+        "event:order.created",
+        "consumer:EmailService",
+        "consumer:Inventory",
+        "dead_letter:dead letters",
+        "consumer:Analytics",
         "event:order.cancelled",
     ]
-    assert graph.nodes["consumer:Inventory"] == {"kind": "consumer", "label": "Inventory",
-                                                 "first_seq": 3}
+    assert graph.nodes["consumer:Inventory"] == {
+        "kind": "consumer",
+        "label": "Inventory",
+        "first_seq": 3,
+    }
     assert graph.nodes["dead_letter:dead letters"]["kind"] == "dead_letter"
 
 
@@ -81,7 +89,11 @@ def test_flow_graph_counts_each_outcome_on_its_edge():
     assert parked["events"] == {"order.created": 1}
     email = graph.edges["event:order.created", "consumer:EmailService"]
     assert (email["delivered"], email["via"], email["first_seq"], email["last_seq"]) == (
-        2, ["order.*"], 2, 10)
+        2,
+        ["order.*"],
+        2,
+        10,
+    )
     unheard = graph.edges["producer:OrderService", "event:order.cancelled"]
     assert (unheard["unhandled"], unheard["sent"]) == (1, 0)
 
@@ -134,8 +146,9 @@ def test_node_id_refuses_an_unknown_kind():
 
 
 names = st.sampled_from(["A", "B", "orders", "Email", "dead letters"])
-outcomes = st.sampled_from(["sent", "unhandled", "delivered", "failed", "retried",
-                            "dead_lettered", "compensated", "done"])
+outcomes = st.sampled_from(
+    ["sent", "unhandled", "delivered", "failed", "retried", "dead_lettered", "compensated", "done"]
+)
 
 
 @st.composite
@@ -172,8 +185,17 @@ def test_draw_flow_returns_axes_with_boxes_counts_and_a_red_failure():
     ax = viz.draw_flow(order_trace())
     assert isinstance(ax, Axes)
     texts = [t.get_text() for t in ax.texts]
-    for expected in ("OrderService", "order.created", "Inventory", "dead letters", "×2",
-                     "2 failed, 1 retried", "1 dead-lettered", "1 unhandled", "consumers"):
+    for expected in (
+        "OrderService",
+        "order.created",
+        "Inventory",
+        "dead letters",
+        "×2",
+        "2 failed, 1 retried",
+        "1 dead-lettered",
+        "1 unhandled",
+        "consumers",
+    ):
         assert expected in texts
     arrows = [p for p in ax.patches if isinstance(p, FancyArrowPatch)]
     assert len(arrows) == viz.flow_graph(order_trace()).number_of_edges()
@@ -191,8 +213,7 @@ def test_highlighting_changes_the_picture_and_accepts_ids_labels_edges_and_recor
     plain = png_of(viz.draw_flow, order_trace())
     trace = order_trace()
     by_record = png_of(viz.draw_flow, trace, highlight=trace[2])
-    by_ids = png_of(viz.draw_flow, trace,
-                    highlight=("event:order.created", "consumer:Inventory"))
+    by_ids = png_of(viz.draw_flow, trace, highlight=("event:order.created", "consumer:Inventory"))
     by_labels = png_of(viz.draw_flow, trace, highlight=("order.created", "Inventory"))
     assert by_record == by_ids == by_labels != plain
     assert png_of(viz.draw_flow, trace, highlight="Inventory") not in (plain, by_ids)
@@ -236,8 +257,10 @@ def test_draw_flow_without_ax_makes_one_figure_at_the_graph_size():
 def test_flow_layout_puts_the_columns_in_order():
     graph = viz.flow_graph(order_trace())
     layout = viz.flow_layout(graph)
-    xs = {kind: {layout[n][0] for n, k in graph.nodes(data="kind") if k == kind}
-          for kind in ("producer", "event", "consumer", "dead_letter")}
+    xs = {
+        kind: {layout[n][0] for n, k in graph.nodes(data="kind") if k == kind}
+        for kind in ("producer", "event", "consumer", "dead_letter")
+    }
     assert all(len(x) == 1 for x in xs.values())
     producer, event, consumer, dead = (min(xs[k]) for k in xs)
     assert producer < event < consumer < dead

@@ -18,8 +18,14 @@ from hypothesis import strategies as st  # noqa: E402
 from eda_kit import Event, Tracer, reproducible  # noqa: E402
 from eda_kit.widgets import ReplayPlayer, describe_event, format_state, tally  # noqa: E402
 
-CSS_CLASSES = {"eda-replay", "eda-replay-event", "eda-replay-state", "eda-replay-graph",
-               "eda-replay-step", "eda-replay-back"}
+CSS_CLASSES = {
+    "eda-replay",
+    "eda-replay-event",
+    "eda-replay-state",
+    "eda-replay-graph",
+    "eda-replay-step",
+    "eda-replay-back",
+}
 
 
 def history(state: tuple, event: int) -> tuple:
@@ -205,8 +211,10 @@ def test_the_static_views_are_deterministic_and_name_the_cursor():
     first, second = build()._repr_mimebundle_(), build()._repr_mimebundle_()
     assert first["text/plain"] == second["text/plain"]
     assert first["text/html"] == second["text/html"]
-    assert first["application/vnd.jupyter.widget-view+json"]["model_id"] != \
-        second["application/vnd.jupyter.widget-view+json"]["model_id"]
+    assert (
+        first["application/vnd.jupyter.widget-view+json"]["model_id"]
+        != second["application/vnd.jupyter.widget-view+json"]["model_id"]
+    )
     text = first["text/plain"]
     assert text.splitlines()[0] == "Replay: 4 events, after event 3 of 4"
     assert "  ▶    3  OrderService --order.created--> Inventory: failed [KeyError: 'sku']" in text
@@ -263,8 +271,13 @@ def test_edge_of_can_point_at_a_node_and_unknown_edges_are_drawn_plain():
     player = ReplayPlayer(events, lambda s, e: s + 1, 0, graph=order_trace())
     assert player.goto(1)._highlight() == "event:order.created"
     assert player.goto(2)._highlight() is None
-    custom = ReplayPlayer(events, lambda s, e: s + 1, 0, graph=order_trace(),
-                          edge_of=lambda e: ("OrderService", "order.created"))
+    custom = ReplayPlayer(
+        events,
+        lambda s, e: s + 1,
+        0,
+        graph=order_trace(),
+        edge_of=lambda e: ("OrderService", "order.created"),
+    )
     assert custom.goto(1)._highlight() == ("OrderService", "order.created")
 
 
@@ -288,8 +301,10 @@ def test_render_replaces_the_state_view():
 
 def test_describe_event_reads_well_for_records_events_and_others():
     with reproducible():
-        assert describe_event(Event("order.created", {"order_id": "A1"})) == \
-            'order.created {"order_id": "A1"}'
+        assert (
+            describe_event(Event("order.created", {"order_id": "A1"}))
+            == 'order.created {"order_id": "A1"}'
+        )
     record = order_trace()[0]
     assert describe_event(record) == "OrderService emits order.created"
     assert describe_event(("x", 1)) == "('x', 1)"
@@ -322,8 +337,11 @@ def test_tally_is_pure_and_counts_per_participant():
     after_one = tally(start, trace[0])
     assert start == {} and after_one == {"OrderService": {"sent": 1}}
     final = reduce(tally, trace, {})
-    assert final == {"OrderService": {"sent": 1}, "EmailService": {"delivered": 1},
-                     "Inventory": {"failed": 1, "dead_lettered": 1}}
+    assert final == {
+        "OrderService": {"sent": 1},
+        "EmailService": {"delivered": 1},
+        "Inventory": {"failed": 1, "dead_lettered": 1},
+    }
 
 
 def test_ipython_shows_the_players_own_text_not_the_widget_repr():
@@ -336,13 +354,16 @@ def test_ipython_shows_the_players_own_text_not_the_widget_repr():
 
 
 def test_the_headless_player_loads_no_heavy_library():
-    code = ("import sys\nfrom eda_kit.widgets import ReplayPlayer\n"
-            "p = ReplayPlayer([1, 2, 3], lambda s, e: s + e, 0).goto(2)\n"
-            "assert p.state == 3 and p.summary()\n"
-            "print(','.join(m for m in ('matplotlib', 'networkx', 'ipywidgets', 'IPython')"
-            " if m in sys.modules))")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            check=True)
+    code = (
+        "import sys\nfrom eda_kit.widgets import ReplayPlayer\n"
+        "p = ReplayPlayer([1, 2, 3], lambda s, e: s + e, 0).goto(2)\n"
+        "assert p.state == 3 and p.summary()\n"
+        "print(','.join(m for m in ('matplotlib', 'networkx', 'ipywidgets', 'IPython')"
+        " if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     assert result.stdout.strip() == ""
 
 

@@ -76,13 +76,26 @@ def _test_open_orders(add_read_model, check: Checker) -> None:
     with check.case("asha places one order of total 30"):
         check.expect(run([("order-A1", [_placed("A1", "asha", 30)])]), {"asha": 1})
     with check.case("asha places two orders, ben one"):
-        check.expect(run([("order-A1", [_placed("A1", "asha")]),
-                          ("order-A2", [_placed("A2", "asha")]),
-                          ("order-B1", [_placed("B1", "ben")])]), {"asha": 2, "ben": 1})
+        check.expect(
+            run(
+                [
+                    ("order-A1", [_placed("A1", "asha")]),
+                    ("order-A2", [_placed("A2", "asha")]),
+                    ("order-B1", [_placed("B1", "ben")]),
+                ]
+            ),
+            {"asha": 2, "ben": 1},
+        )
     with check.case("asha places two orders and cancels one"):
-        check.expect(run([("order-A1", [_placed("A1", "asha")]),
-                          ("order-A2", [_placed("A2", "asha"), _cancelled("A2", "asha")])]),
-                     {"asha": 1})
+        check.expect(
+            run(
+                [
+                    ("order-A1", [_placed("A1", "asha")]),
+                    ("order-A2", [_placed("A2", "asha"), _cancelled("A2", "asha")]),
+                ]
+            ),
+            {"asha": 1},
+        )
     with check.case("an OrderShipped event (it changes no count)"):
         shipped = Event("OrderShipped", {"order_id": "A1", "customer": "asha"})
         check.expect(run([("order-A1", [_placed("A1", "asha"), shipped])]), {"asha": 1})
@@ -93,16 +106,16 @@ open_orders_read_model = Exercise(
     test=_test_open_orders,
     reference=add_open_orders,
     hints=[
-        "Register one handler per event type with @projection.on(\"OrderPlaced\") and "
-        "@projection.on(\"OrderCancelled\"); each handler gets (view, event).",
+        'Register one handler per event type with @projection.on("OrderPlaced") and '
+        '@projection.on("OrderCancelled"); each handler gets (view, event).',
         "The view is a dict customer -> number of open orders. view.get(customer, 0) + 1 "
         "handles a customer you have not seen yet.",
         "A cancelled order is no longer open: OrderCancelled takes one off that customer's count.",
     ],
     common_mistakes=[_forgets_cancellations, _sums_totals, _overwrites_the_count],
     explanation=(
-        "A read model is shaped for one question; here \"how many open orders does this "
-        "customer have?\" becomes a dictionary lookup. It is a fold of the events: each "
+        'A read model is shaped for one question; here "how many open orders does this '
+        'customer have?" becomes a dictionary lookup. It is a fold of the events: each '
         "handler changes the view a little, and every event type that affects the answer "
         "needs a handler. Forget OrderCancelled and the count looks right until the first "
         "cancellation, then stays wrong forever (rebuild() would fix it once you add the "
@@ -160,16 +173,21 @@ def _test_place_order(handler, check: Checker) -> None:
             pass
         else:
             check.fail(f"{what} was accepted; it should raise (e.g. ValueError)")
-        check.expect(store.last_position(), before,
-                     "events in the store afterwards: a refused command writes nothing")
+        check.expect(
+            store.last_position(),
+            before,
+            "events in the store afterwards: a refused command writes nothing",
+        )
 
     store = InMemoryEventStore()
     with check.case("a valid order A1 for asha, total 30"):
         check.expect(handler(store, "A1", "asha", 30), 1, "the return value (new version)")
         written = [(e.stream_id, e.type, dict(e.data)) for e in store.read_all()]
-        check.expect(written, [("order-A1", "OrderPlaced",
-                                {"order_id": "A1", "customer": "asha", "total": 30})],
-                     "what the store holds")
+        check.expect(
+            written,
+            [("order-A1", "OrderPlaced", {"order_id": "A1", "customer": "asha", "total": 30})],
+            "what the store holds",
+        )
     with check.case("an order with total -5"):
         rejected(store, "an order with total -5", order_id="B1", customer="ben", total=-5)
     with check.case("an order with total 0"):
@@ -196,7 +214,7 @@ command_handler = Exercise(
         "The write side is where the rules live. A command may be refused; an event may not "
         "(it already happened). So the handler checks everything, then records the fact. "
         "Raising after the append is too late: the event is in the store and every "
-        "projection will see it. NO_STREAM turns \"this order must not exist yet\" into a "
+        'projection will see it. NO_STREAM turns "this order must not exist yet" into a '
         "check the store makes atomically, even with two writers racing."
     ),
 )
@@ -258,7 +276,7 @@ stale_read = Exercise(
     explanation=(
         "A stale read is never a mystery: the read model reflects exactly the events up to "
         "its position, and the lag is the list of events after it. If GetOrder says "
-        "\"placed\" while the order was paid, the OrderPaid event is in that list. That is "
+        '"placed" while the order was paid, the OrderPaid event is in that list. That is '
         "also the answer to read-your-own-writes: a command returns the position it wrote, "
         "and a query can wait (or catch up) until the projection has reached it."
     ),

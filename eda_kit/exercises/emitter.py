@@ -7,11 +7,21 @@ import warnings
 from ..emitter import EventEmitter, MaxListenersExceededWarning
 from .framework import Checker, Exercise
 
-__all__ = ["write_once", "call_order", "fix_the_leak", "guard", "my_once", "tricky_emit",
-           "predicted_calls", "track_order", "guarded"]
+__all__ = [
+    "write_once",
+    "call_order",
+    "fix_the_leak",
+    "guard",
+    "my_once",
+    "tricky_emit",
+    "predicted_calls",
+    "track_order",
+    "guarded",
+]
 
 
 # --- 1. once, written on top of on and off ------------------------------------------------
+
 
 def my_once(emitter, event, listener):
     def wrapper(*args):
@@ -98,6 +108,7 @@ write_once = Exercise(
 
 # --- 2. predict the order of calls in a tricky emit ---------------------------------------
 
+
 def tricky_emit() -> list[str]:
     """The scenario of the call-order exercise; returns who was called, in order."""
     calls: list[str] = []
@@ -131,8 +142,10 @@ predicted_calls = ["host A1", "waiter A1", "chef A1", "host A2", "waiter A2", "l
 def _test_prediction(prediction, check: Checker) -> None:
     actual = tricky_emit()
     with check.case("your prediction is a list of strings like 'waiter A1'"):
-        check.require(isinstance(prediction, list | tuple),
-                      f"expected a list of strings, got {type(prediction).__name__}")
+        check.require(
+            isinstance(prediction, list | tuple),
+            f"expected a list of strings, got {type(prediction).__name__}",
+        )
     for index, (said, happened) in enumerate(zip(prediction, actual), start=1):
         with check.case(f"call number {index}"):
             if said != happened:
@@ -174,6 +187,7 @@ call_order = Exercise(
 
 
 # --- 3. fix a listener leak ---------------------------------------------------------------
+
 
 def track_order(kitchen, order_id, on_ready):
     def listener(ready_id):
@@ -261,6 +275,7 @@ fix_the_leak = Exercise(
 
 
 # --- 4. guard a listener so one failure doesn't stop the rest -----------------------------
+
 
 def guarded(emitter, listener):
     def safe(*args):

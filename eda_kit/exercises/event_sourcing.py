@@ -104,8 +104,10 @@ def _fold(cls, events):
 
 def _test_new_event(cls, check: Checker) -> None:
     with check.case("your answer should be the class (FeeAccount), not an instance"):
-        check.require(isinstance(cls, type) and issubclass(cls, Aggregate),
-                      f"got {cls!r}; pass the class itself")
+        check.require(
+            isinstance(cls, type) and issubclass(cls, Aggregate),
+            f"got {cls!r}; pass the class itself",
+        )
     opened = Event("AccountOpened", {"owner": "asha"})
     deposit = Event("Deposited", {"amount": 100_000})
     withdraw = Event("Withdrawn", {"amount": 20_000})
@@ -208,11 +210,11 @@ def _week() -> list[Event]:
 
     return [
         Event("AccountOpened", {"owner": "asha"}, time=at(5, 9)),
-        Event("Deposited", {"amount": 50_000}, time=at(5, 9, 5)),       # Monday
-        Event("Deposited", {"amount": 20_000}, time=at(6, 11)),         # Tuesday
-        Event("Withdrawn", {"amount": 30_000}, time=at(6, 23, 59)),     # Tuesday, late
-        Event("Deposited", {"amount": 5_000}, time=at(7, 0, 0)),        # Wednesday, midnight
-        Event("Withdrawn", {"amount": 1_000}, time=at(8, 15)),          # Thursday
+        Event("Deposited", {"amount": 50_000}, time=at(5, 9, 5)),  # Monday
+        Event("Deposited", {"amount": 20_000}, time=at(6, 11)),  # Tuesday
+        Event("Withdrawn", {"amount": 30_000}, time=at(6, 23, 59)),  # Tuesday, late
+        Event("Deposited", {"amount": 5_000}, time=at(7, 0, 0)),  # Wednesday, midnight
+        Event("Withdrawn", {"amount": 1_000}, time=at(8, 15)),  # Thursday
     ]
 
 
@@ -282,22 +284,33 @@ def _test_upcaster(upcaster, check: Checker) -> None:
     with check.case("v1 data {'rupees': 200, 'paise': 50}"):
         new = upcaster(old.data)  # read-only, as the repository passes it
         check.expect(new, {"amount": 20_050}, "the v2 data")
-        check.require(type(new["amount"]) is int,
-                      f"amount should be a whole number of paise (int), got {new['amount']!r}")
+        check.require(
+            type(new["amount"]) is int,
+            f"amount should be a whole number of paise (int), got {new['amount']!r}",
+        )
     with check.case("v1 data {'rupees': 0, 'paise': 5}"):
-        check.expect(upcaster(Event("Withdrawn", {"rupees": 0, "paise": 5}).data),
-                     {"amount": 5}, "the v2 data")
+        check.expect(
+            upcaster(Event("Withdrawn", {"rupees": 0, "paise": 5}).data),
+            {"amount": 5},
+            "the v2 data",
+        )
     with check.case("a stream mixing v1 and v2 withdrawals, loaded through a Repository"):
         store = InMemoryEventStore()
-        store.append("acc-1", [
-            Event("Deposited", {"amount": 100_000}),
-            old,                                                        # v1: no schema
-            Event("Withdrawn", {"amount": 1_000}, metadata={"schema": 2}),  # today's shape
-        ])
+        store.append(
+            "acc-1",
+            [
+                Event("Deposited", {"amount": 100_000}),
+                old,  # v1: no schema
+                Event("Withdrawn", {"amount": 1_000}, metadata={"schema": 2}),  # today's shape
+            ],
+        )
         repo = Repository(store, BankAccount, upcasters={("Withdrawn", 1): upcaster})
         check.expect(repo.get("acc-1").balance, 100_000 - 20_050 - 1_000, "balance")
-        check.expect(store.read_stream("acc-1")[1].data, {"rupees": 200, "paise": 50},
-                     "the stored v1 event (it must never change)")
+        check.expect(
+            store.read_stream("acc-1")[1].data,
+            {"rupees": 200, "paise": 50},
+            "the stored v1 event (it must never change)",
+        )
 
 
 upcaster = Exercise(
@@ -326,8 +339,8 @@ upcaster = Exercise(
 
 def withdraw_with_retry(repo, account_id, amount, attempts=3):
     for attempt in range(1, attempts + 1):
-        account = repo.get(account_id)      # fresh copy: the latest version
-        account.withdraw(amount)            # the rules run against the latest balance
+        account = repo.get(account_id)  # fresh copy: the latest version
+        account.withdraw(amount)  # the rules run against the latest balance
         try:
             return repo.save(account)
         except WrongExpectedVersion:
@@ -359,6 +372,7 @@ def _overwrites_with_any(repo, account_id, amount, attempts=3):
     account = repo.get(account_id)
     account.withdraw(amount)
     from ..store import ANY
+
     return repo.store.append(account_id, list(account.pending), expected_version=ANY)
 
 
@@ -382,8 +396,10 @@ class _OtherTeller:
 
 def _bank(balance, other_teller_times, other_amount):
     store = InMemoryEventStore()
-    store.append("acc-1", [Event("AccountOpened", {"owner": "asha"}),
-                           Event("Deposited", {"amount": balance})])
+    store.append(
+        "acc-1",
+        [Event("AccountOpened", {"owner": "asha"}), Event("Deposited", {"amount": balance})],
+    )
     return store, Repository(_OtherTeller(store, other_teller_times, other_amount), BankAccount)
 
 

@@ -56,8 +56,7 @@ def _summary(store: InMemoryEventStore, stream_id: str) -> list[tuple[str, dict]
 
 
 def open_account_once(store, account_id, owner):
-    store.append(account_id, Event("AccountOpened", {"owner": owner}),
-                 expected_version=NO_STREAM)
+    store.append(account_id, Event("AccountOpened", {"owner": owner}), expected_version=NO_STREAM)
 
 
 def _opens_with_any(store, account_id, owner):  # the default: no check at all
@@ -71,16 +70,18 @@ def _checks_then_appends(store, account_id, owner):  # check-then-act: a race
 
 
 def _expects_existing_stream(store, account_id, owner):  # the wrong word
-    store.append(account_id, Event("AccountOpened", {"owner": owner}),
-                 expected_version=STREAM_EXISTS)
+    store.append(
+        account_id, Event("AccountOpened", {"owner": owner}), expected_version=STREAM_EXISTS
+    )
 
 
 def _test_open_account(open_account, check: Checker) -> None:
     store = InMemoryEventStore()
     with check.case("opening acc-1 in an empty store"):
         open_account(store, "acc-1", "asha")
-        check.expect(_summary(store, "acc-1"), [("AccountOpened", {"owner": "asha"})],
-                     "the events of acc-1")
+        check.expect(
+            _summary(store, "acc-1"), [("AccountOpened", {"owner": "asha"})], "the events of acc-1"
+        )
 
     with check.case("opening acc-1 a second time (it already exists)"):
         try:
@@ -88,8 +89,10 @@ def _test_open_account(open_account, check: Checker) -> None:
         except WrongExpectedVersion:
             pass
         else:
-            check.fail("expected WrongExpectedVersion, but your function returned and acc-1 "
-                       f"now holds {_summary(store, 'acc-1')}")
+            check.fail(
+                "expected WrongExpectedVersion, but your function returned and acc-1 "
+                f"now holds {_summary(store, 'acc-1')}"
+            )
         check.expect(store.stream_version("acc-1"), 1, "events in acc-1")
 
     rival = _RivalStore("acc-2", Event("AccountOpened", {"owner": "rival"}))
@@ -99,10 +102,13 @@ def _test_open_account(open_account, check: Checker) -> None:
         except WrongExpectedVersion:
             pass
         else:
-            check.fail("expected WrongExpectedVersion (the rival was first), but acc-2 now "
-                       f"holds {_summary(rival, 'acc-2')}: two owners for one account")
-        check.expect(_summary(rival, "acc-2"), [("AccountOpened", {"owner": "rival"})],
-                     "the events of acc-2")
+            check.fail(
+                "expected WrongExpectedVersion (the rival was first), but acc-2 now "
+                f"holds {_summary(rival, 'acc-2')}: two owners for one account"
+            )
+        check.expect(
+            _summary(rival, "acc-2"), [("AccountOpened", {"owner": "rival"})], "the events of acc-2"
+        )
 
 
 open_account = Exercise(
@@ -300,8 +306,9 @@ def _test_catch_up(catch_up, check: Checker) -> None:
 
     with check.case("catch_up again with no new events"):
         catch_up(store, view)
-        check.expect(view, {"position": 2, "orders": 2, "revenue": 42},
-                     "the view (nothing new happened)")
+        check.expect(
+            view, {"position": 2, "orders": 2, "revenue": 42}, "the view (nothing new happened)"
+        )
 
     store.append("order-A1", [Event("OrderRefunded", {"amount": 5}), Event("OrderShipped")])
     with check.case("then a refund of 5 and an OrderShipped"):
@@ -326,8 +333,12 @@ catch_up = Exercise(
         "OrderPlaced adds 1 order and data['total'] to revenue; OrderRefunded subtracts "
         "data['amount']; every other event only moves the position.",
     ],
-    common_mistakes=[_always_from_the_start, _from_position_not_after_it, _forgets_the_position,
-                     _only_placed_orders],
+    common_mistakes=[
+        _always_from_the_start,
+        _from_position_not_after_it,
+        _forgets_the_position,
+        _only_placed_orders,
+    ],
     explanation=(
         "A read model that stores its position together with its state (here: in the same "
         "dict; in a database: in the same transaction) can be restarted, re-run and copied "

@@ -10,10 +10,16 @@ from ..events import Event
 from .framework import Checker, Exercise
 
 __all__ = [
-    "pattern_matcher", "topic_matches",
-    "routing_table", "route_topics", "ROUTING_SUBSCRIPTIONS", "ROUTING_TOPICS",
-    "isolated_publish", "publish_isolated",
-    "idempotent_handler", "apply_payment",
+    "pattern_matcher",
+    "topic_matches",
+    "routing_table",
+    "route_topics",
+    "ROUTING_SUBSCRIPTIONS",
+    "ROUTING_TOPICS",
+    "isolated_publish",
+    "publish_isolated",
+    "idempotent_handler",
+    "apply_payment",
 ]
 
 
@@ -36,8 +42,10 @@ def _fnmatch_style(pattern, topic):
 
 
 def _hash_needs_a_word(pattern, topic):
-    words = [r"[^.]+" if w == "*" else r"[^.]+(\.[^.]+)*" if w == "#" else re.escape(w)
-             for w in pattern.split(".")]
+    words = [
+        r"[^.]+" if w == "*" else r"[^.]+(\.[^.]+)*" if w == "#" else re.escape(w)
+        for w in pattern.split(".")
+    ]
     return re.fullmatch(r"\.".join(words), topic) is not None
 
 
@@ -122,6 +130,7 @@ ROUTING_TOPICS = [
     "payment.failed.eu",
 ]
 
+
 class RoutingTable(dict):
     """A plain dict of topic -> subscriber names that prints one topic per line."""
 
@@ -130,14 +139,16 @@ class RoutingTable(dict):
         return "{" + lines + "\n}"
 
 
-route_topics = RoutingTable({
-    "order.created": ["EmailService", "InventoryService", "AuditLog", "Analytics"],
-    "order.created.eu": ["EuWarehouse", "AuditLog", "Analytics"],
-    "order": ["AuditLog", "Analytics"],
-    "order.shipped": ["InventoryService", "AuditLog", "ShippingService", "Analytics"],
-    "invoice.shipped": ["ShippingService", "Analytics"],
-    "payment.failed.eu": ["Analytics"],
-})
+route_topics = RoutingTable(
+    {
+        "order.created": ["EmailService", "InventoryService", "AuditLog", "Analytics"],
+        "order.created.eu": ["EuWarehouse", "AuditLog", "Analytics"],
+        "order": ["AuditLog", "Analytics"],
+        "order.shipped": ["InventoryService", "AuditLog", "ShippingService", "Analytics"],
+        "invoice.shipped": ["ShippingService", "Analytics"],
+        "payment.failed.eu": ["Analytics"],
+    }
+)
 _ROUTING_ANSWER = route_topics  # (the name the mistakes below are built from)
 
 
@@ -151,23 +162,27 @@ def _routing_by_the_bus() -> dict[str, list[str]]:
 def _test_routing(answer, check: Checker) -> None:
     expected = _routing_by_the_bus()
     with check.case("the answer"):
-        check.require(isinstance(answer, dict),
-                      f"expected a dict of topic -> list of subscribers, got "
-                      f"{type(answer).__name__}")
+        check.require(
+            isinstance(answer, dict),
+            f"expected a dict of topic -> list of subscribers, got {type(answer).__name__}",
+        )
         missing = [topic for topic in ROUTING_TOPICS if topic not in answer]
         check.require(not missing, f"no entry for the topic(s) {missing}")
     for topic in ROUTING_TOPICS:
         with check.case(f"topic {topic!r}"):
             given = answer[topic]
-            check.require(isinstance(given, list | tuple | set),
-                          f"expected a list of subscriber names, got {given!r}")
+            check.require(
+                isinstance(given, list | tuple | set),
+                f"expected a list of subscriber names, got {given!r}",
+            )
             # Any order is fine: compare as sorted lists.
             check.expect(sorted(given), sorted(expected[topic]), "sorted")
 
 
 _routing_mistakes = [
     {  # '#' read as "one or more": AuditLog misses the bare 'order'
-        **_ROUTING_ANSWER, "order": ["Analytics"],
+        **_ROUTING_ANSWER,
+        "order": ["Analytics"],
     },
     {  # '*' read as "any number of words": InventoryService gets order.created.eu
         **_ROUTING_ANSWER,
@@ -258,10 +273,14 @@ def _test_isolated(publish, check: Checker) -> None:
         log.append("audit")
 
     def plain(result):  # lists or tuples, either is fine
-        check.require(isinstance(result, dict) and set(result) == {"delivered", "failed"},
-                      f"expected a dict with keys 'delivered' and 'failed', got {result!r}")
-        return {"delivered": list(result["delivered"]),
-                "failed": [tuple(failure) for failure in result["failed"]]}
+        check.require(
+            isinstance(result, dict) and set(result) == {"delivered", "failed"},
+            f"expected a dict with keys 'delivered' and 'failed', got {result!r}",
+        )
+        return {
+            "delivered": list(result["delivered"]),
+            "failed": [tuple(failure) for failure in result["failed"]],
+        }
 
     with check.case("two handlers that both work"):
         log.clear()
@@ -271,8 +290,9 @@ def _test_isolated(publish, check: Checker) -> None:
         log.clear()
         result = plain(publish({"email": email, "inventory": inventory, "audit": audit}, event))
         check.expect(log, ["email", "audit"], "which handlers ran")
-        check.expect(result, {"delivered": ["email", "audit"],
-                              "failed": [("inventory", "KeyError: 'sku'")]})
+        check.expect(
+            result, {"delivered": ["email", "audit"], "failed": [("inventory", "KeyError: 'sku'")]}
+        )
     with check.case("no handlers at all"):
         check.expect(plain(publish({}, event)), {"delivered": [], "failed": []})
 
@@ -288,8 +308,11 @@ isolated_publish = Exercise(
         "goes on to the next handler.",
         "Record failures as (name, 'ErrorType: message'): f\"{type(error).__name__}: {error}\".",
     ],
-    common_mistakes=[_stops_at_the_first_failure, _lets_the_error_escape,
-                     _swallows_errors_silently],
+    common_mistakes=[
+        _stops_at_the_first_failure,
+        _lets_the_error_escape,
+        _swallows_errors_silently,
+    ],
     explanation=(
         "Isolation means the try/except wraps each handler call, not the loop: a failure is "
         "recorded for that subscriber and the next one still runs. Swallowing the error is the "

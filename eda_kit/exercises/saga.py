@@ -4,14 +4,25 @@ from __future__ import annotations
 
 from .framework import Checker, Exercise
 
-__all__ = ["compensations", "resume", "idempotent", "compensation_plan", "resume_point",
-           "make_idempotent"]
+__all__ = [
+    "compensations",
+    "resume",
+    "idempotent",
+    "compensation_plan",
+    "resume_point",
+    "make_idempotent",
+]
 
-ORDER = [("create_order", True), ("reserve_inventory", True), ("charge_payment", True),
-         ("confirm_order", False)]
+ORDER = [
+    ("create_order", True),
+    ("reserve_inventory", True),
+    ("charge_payment", True),
+    ("confirm_order", False),
+]
 
 
 # --- 1. which compensations run, in which order -------------------------------------------
+
 
 def compensation_plan(steps, failed):
     names = [name for name, _ in steps]
@@ -45,13 +56,13 @@ def _test_plan(plan, check: Checker) -> None:
         check.expect(plan(ORDER, "charge_payment"), ["reserve_inventory", "create_order"])
     with check.case("reserve_inventory fails"):
         check.expect(plan(ORDER, "reserve_inventory"), ["create_order"])
-    steps = [("send_email", False), ("book_flight", True), ("book_hotel", True),
-             ("rent_car", True)]
+    steps = [("send_email", False), ("book_flight", True), ("book_hotel", True), ("rent_car", True)]
     with check.case("rent_car fails after send_email (no compensation), flight and hotel"):
         check.expect(plan(steps, "rent_car"), ["book_hotel", "book_flight"])
     with check.case("confirm_order (no compensation) fails last"):
-        check.expect(plan(ORDER, "confirm_order"),
-                     ["charge_payment", "reserve_inventory", "create_order"])
+        check.expect(
+            plan(ORDER, "confirm_order"), ["charge_payment", "reserve_inventory", "create_order"]
+        )
 
 
 compensations = Exercise(
@@ -74,6 +85,7 @@ compensations = Exercise(
 
 
 # --- 2. where does a resumed saga carry on? -----------------------------------------------
+
 
 def resume_point(steps, log):
     done = {step for event_type, step in log if event_type == "StepDone"}
@@ -103,13 +115,18 @@ def _test_resume(resume_point, check: Checker) -> None:
     steps = [name for name, _ in ORDER]
     with check.case("an empty log (the saga never started a step)"):
         check.expect(resume_point(steps, []), "create_order")
-    log = [("StepStarted", "create_order"), ("StepDone", "create_order"),
-           ("StepStarted", "reserve_inventory"), ("StepDone", "reserve_inventory")]
+    log = [
+        ("StepStarted", "create_order"),
+        ("StepDone", "create_order"),
+        ("StepStarted", "reserve_inventory"),
+        ("StepDone", "reserve_inventory"),
+    ]
     with check.case("two steps done, the crash came between steps"):
         check.expect(resume_point(steps, log), "charge_payment")
     with check.case("charge_payment started, then the crash: no StepDone for it"):
-        check.expect(resume_point(steps, [*log, ("StepStarted", "charge_payment")]),
-                     "charge_payment")
+        check.expect(
+            resume_point(steps, [*log, ("StepStarted", "charge_payment")]), "charge_payment"
+        )
     every = [entry for step in steps for entry in (("StepStarted", step), ("StepDone", step))]
     with check.case("every step done"):
         check.expect(resume_point(steps, every), None)
@@ -135,6 +152,7 @@ resume = Exercise(
 
 
 # --- 3. doing it only once -----------------------------------------------------------------
+
 
 def make_idempotent(fn):
     results = {}
@@ -194,8 +212,7 @@ def _test_idempotent(make_idempotent, check: Checker) -> None:
 
     with check.case("make_idempotent(charge)"):
         pay = make_idempotent(charge)
-        check.require(callable(pay), f"it should return a function once(key, *args), "
-                                     f"got {pay!r}")
+        check.require(callable(pay), f"it should return a function once(key, *args), got {pay!r}")
     with check.case("charge 30 with key 'A1/charge', then the same key again"):
         first, second = pay("A1/charge", 30), pay("A1/charge", 30)
         check.expect(charges, [30], "the charges made")

@@ -205,9 +205,7 @@ def check_expected_version(expected: Any) -> ExpectedVersion | int:
             f"not {type(expected).__name__} {expected!r}"
         )
     if expected < 0:
-        raise ValueError(
-            f"expected_version must be >= 0 (0 means 'no stream yet'), not {expected}"
-        )
+        raise ValueError(f"expected_version must be >= 0 (0 means 'no stream yet'), not {expected}")
     return int(expected)
 
 
@@ -227,9 +225,7 @@ def check_events(events: Any) -> tuple[Event, ...]:
     if isinstance(events, Event):
         return (events,)
     if not isinstance(events, (list, tuple)):
-        raise TypeError(
-            f"append takes an Event or a list of Events, not {type(events).__name__}"
-        )
+        raise TypeError(f"append takes an Event or a list of Events, not {type(events).__name__}")
     for index, event in enumerate(events):
         if not isinstance(event, Event):
             raise TypeError(
@@ -293,5 +289,6 @@ def record_event(event: Event, stream_id: str, version: int, position: int) -> R
 
     The event's payloads are already checked and read-only, so they are shared, not copied.
     """
-    return build_recorded(event.type, event.data, event.metadata, event.id, event.time,
-                          stream_id, version, position)
+    return build_recorded(
+        event.type, event.data, event.metadata, event.id, event.time, stream_id, version, position
+    )

@@ -228,6 +228,4 @@ class InMemoryEventStore(Subscribable):
         self.close()
 
     def __repr__(self) -> str:
-        return (
-            f"<InMemoryEventStore: {len(self._streams)} streams, {len(self._log)} events>"
-        )
+        return f"<InMemoryEventStore: {len(self._streams)} streams, {len(self._log)} events>"

@@ -156,8 +156,16 @@ def _to_events(rows: list[tuple[Any, ...]]) -> list[RecordedEvent]:
     parse_time = datetime.fromisoformat
     make = build_recorded
     return [
-        make(type_, decode(data), decode(metadata), id_, parse_time(time_),
-             stream_id, version, position)
+        make(
+            type_,
+            decode(data),
+            decode(metadata),
+            id_,
+            parse_time(time_),
+            stream_id,
+            version,
+            position,
+        )
         for position, stream_id, version, type_, data, metadata, id_, time_ in rows
     ]
 
@@ -168,8 +176,16 @@ def _to_stream_events(stream_id: str, rows: list[tuple[Any, ...]]) -> list[Recor
     parse_time = datetime.fromisoformat
     make = build_recorded
     return [
-        make(type_, decode(data), decode(metadata), id_, parse_time(time_),
-             stream_id, version, position)
+        make(
+            type_,
+            decode(data),
+            decode(metadata),
+            id_,
+            parse_time(time_),
+            stream_id,
+            version,
+            position,
+        )
         for position, version, type_, data, metadata, id_, time_ in rows
     ]
 
@@ -411,8 +427,7 @@ class SQLiteEventStore(Subscribable):
                         f"which is at version {current}"
                     )
                 conn.execute(
-                    "INSERT OR REPLACE INTO snapshots (stream_id, version, state) "
-                    "VALUES (?, ?, ?)",
+                    "INSERT OR REPLACE INTO snapshots (stream_id, version, state) VALUES (?, ?, ?)",
                     (stream_id, version, text),
                 )
                 conn.execute("COMMIT")
@@ -458,11 +473,13 @@ class SQLiteEventStore(Subscribable):
                 raise ValueError(
                     f"checkpoint position {position} is beyond the end of the log ({last})"
                 )
-            self._retry_while_busy(lambda: self._conn.execute(
-                "INSERT INTO checkpoints (name, position) VALUES (?, ?) "
-                "ON CONFLICT (name) DO UPDATE SET position = excluded.position",
-                (name, position),
-            ))
+            self._retry_while_busy(
+                lambda: self._conn.execute(
+                    "INSERT INTO checkpoints (name, position) VALUES (?, ?) "
+                    "ON CONFLICT (name) DO UPDATE SET position = excluded.position",
+                    (name, position),
+                )
+            )
 
     # --- lifetime ------------------------------------------------------------------------
 

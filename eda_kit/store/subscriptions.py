@@ -167,9 +167,14 @@ class StoreSubscription:
                 self.error = error
                 self.failed_event = event
                 if tracer is not None:
-                    tracer.record(event.stream_id, event.type, self.name, "failed",
-                                  detail=f"{type(error).__name__}: {error}",
-                                  event_id=event.id)
+                    tracer.record(
+                        event.stream_id,
+                        event.type,
+                        self.name,
+                        "failed",
+                        detail=f"{type(error).__name__}: {error}",
+                        event_id=event.id,
+                    )
                 self._save_checkpoint()
                 if raise_errors:
                     raise
@@ -178,8 +183,9 @@ class StoreSubscription:
             self.delivered += 1
             handled += 1
             if tracer is not None:
-                tracer.record(event.stream_id, event.type, self.name, "delivered",
-                              event_id=event.id)
+                tracer.record(
+                    event.stream_id, event.type, self.name, "delivered", event_id=event.id
+                )
         self.error = None
         self.failed_event = None
         self._save_checkpoint()

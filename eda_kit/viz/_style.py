@@ -41,8 +41,17 @@ OUTCOME_STYLE = {
 }
 DEFAULT_STYLE = ("#555555", "solid")
 #: From harmless to worst: the colour of an edge is that of its worst outcome.
-SEVERITY = ("sent", "started", "done", "delivered", "unhandled", "compensated", "retried",
-            "failed", "dead_lettered")
+SEVERITY = (
+    "sent",
+    "started",
+    "done",
+    "delivered",
+    "unhandled",
+    "compensated",
+    "retried",
+    "failed",
+    "dead_lettered",
+)
 
 HIGHLIGHT = "#0b5ed7"
 FONT_SIZE = 10

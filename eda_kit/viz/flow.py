@@ -41,12 +41,25 @@ from ..trace import Tracer, TraceRecord
 from . import _style
 
 __all__ = [
-    "flow_graph", "draw_flow", "flow_layout", "flow_figsize", "node_id", "find_node", "edge_for",
+    "flow_graph",
+    "draw_flow",
+    "flow_layout",
+    "flow_figsize",
+    "node_id",
+    "find_node",
+    "edge_for",
 ]
 
 #: Outcomes every edge has a counter for (zero when it never happened).
-EDGE_OUTCOMES = ("sent", "delivered", "failed", "retried", "dead_lettered", "compensated",
-                 "unhandled")
+EDGE_OUTCOMES = (
+    "sent",
+    "delivered",
+    "failed",
+    "retried",
+    "dead_lettered",
+    "compensated",
+    "unhandled",
+)
 #: Outcomes of a send (target None): they belong on the producer -> event edge.
 SEND_OUTCOMES = ("sent", "unhandled")
 DEAD_LETTERS = "dead letters"
@@ -104,8 +117,17 @@ def flow_graph(trace: Tracer | Iterable[TraceRecord]) -> nx.DiGraph:
 
     def add_edge(u: str, v: str, seq: int) -> dict[str, Any]:
         if not graph.has_edge(u, v):
-            graph.add_edge(u, v, count=0, **dict.fromkeys(EDGE_OUTCOMES, 0), outcomes={},
-                           via=[], events={}, first_seq=seq, last_seq=seq)
+            graph.add_edge(
+                u,
+                v,
+                count=0,
+                **dict.fromkeys(EDGE_OUTCOMES, 0),
+                outcomes={},
+                via=[],
+                events={},
+                first_seq=seq,
+                last_seq=seq,
+            )
         return graph.edges[u, v]
 
     for record in _records(trace):
@@ -141,8 +163,11 @@ def find_node(graph: nx.DiGraph, label: str, kind: str | None = None) -> str:
     """
     if kind is not None and kind not in _style.KINDS:
         raise ValueError(f"unknown node kind {kind!r}; expected one of {list(_style.KINDS)}")
-    matches = [n for n, d in graph.nodes(data=True)
-               if d.get("label") == label and (kind is None or d.get("kind") == kind)]
+    matches = [
+        n
+        for n, d in graph.nodes(data=True)
+        if d.get("label") == label and (kind is None or d.get("kind") == kind)
+    ]
     if not matches:
         where = f" of kind {kind!r}" if kind else ""
         raise KeyError(f"no node{where} labelled {label!r} in the graph")
@@ -276,19 +301,27 @@ def _extent(graph: nx.DiGraph, pos: dict[str, tuple[float, float]]) -> tuple[flo
         return -1.5, 1.5, -0.8, 0.8
     half_w = {n: _box_size(str(graph.nodes[n]["label"]))[0] / 2 for n in pos}
     half_h = {n: _box_size(str(graph.nodes[n]["label"]))[1] / 2 for n in pos}
-    return (min(x - half_w[n] for n, (x, _) in pos.items()) - _MARGIN,
-            max(x + half_w[n] for n, (x, _) in pos.items()) + _MARGIN,
-            min(y - half_h[n] for n, (_, y) in pos.items()) - _FOOTER,
-            max(y + half_h[n] for n, (_, y) in pos.items()) + _HEADER)
+    return (
+        min(x - half_w[n] for n, (x, _) in pos.items()) - _MARGIN,
+        max(x + half_w[n] for n, (x, _) in pos.items()) + _MARGIN,
+        min(y - half_h[n] for n, (_, y) in pos.items()) - _FOOTER,
+        max(y + half_h[n] for n, (_, y) in pos.items()) + _HEADER,
+    )
 
 
 def _edge_label(data: dict[str, Any]) -> str:
-    """"×3" when all went well; "2 ok, 1 failed" when not."""
+    """ "×3" when all went well; "2 ok, 1 failed" when not."""
     quiet = sum(data["outcomes"].get(o, 0) for o in _QUIET)
-    problems = [f"{data['outcomes'][o]} {word}" for o, word in _PROBLEM_WORDS.items()
-                if data["outcomes"].get(o)]
-    problems += [f"{n} {o}" for o, n in data["outcomes"].items()  # a component's own words
-                 if o not in _QUIET and o not in _PROBLEM_WORDS]
+    problems = [
+        f"{data['outcomes'][o]} {word}"
+        for o, word in _PROBLEM_WORDS.items()
+        if data["outcomes"].get(o)
+    ]
+    problems += [
+        f"{n} {o}"
+        for o, n in data["outcomes"].items()  # a component's own words
+        if o not in _QUIET and o not in _PROBLEM_WORDS
+    ]
     if not problems:
         return f"×{quiet}" if quiet else ""
     return ", ".join([f"{quiet} ok"] * bool(quiet) + problems)
@@ -357,30 +390,60 @@ def draw_flow(
     ax.set_ylim(bottom, top)
     ax.set_aspect("equal")
     if title:
-        ax.text((left + right) / 2, top - 0.12, title, ha="center", va="top",
-                fontsize=_style.FONT_SIZE + 1, fontweight="bold")
+        ax.text(
+            (left + right) / 2,
+            top - 0.12,
+            title,
+            ha="center",
+            va="top",
+            fontsize=_style.FONT_SIZE + 1,
+            fontweight="bold",
+        )
     if graph.number_of_nodes() == 0:
-        ax.text(0, 0, "empty trace: nothing happened yet", ha="center", va="center",
-                color="#777777", fontsize=_style.FONT_SIZE)
+        ax.text(
+            0,
+            0,
+            "empty trace: nothing happened yet",
+            ha="center",
+            va="center",
+            color="#777777",
+            fontsize=_style.FONT_SIZE,
+        )
         return ax
 
-    heading_y = max(y + _box_size(str(graph.nodes[n]["label"]))[1] / 2
-                    for n, (_, y) in pos.items()) + 0.1
+    heading_y = (
+        max(y + _box_size(str(graph.nodes[n]["label"]))[1] / 2 for n, (_, y) in pos.items()) + 0.1
+    )
     for kind in _style.KINDS:  # column headings
         xs = {pos[n][0] for n, d in graph.nodes(data=True) if d["kind"] == kind}
         if xs:
-            ax.text(xs.pop(), heading_y, _style.COLUMN_TITLE[kind], ha="center", va="bottom",
-                    color="#777777", fontsize=_style.SMALL_FONT, style="italic")
+            ax.text(
+                xs.pop(),
+                heading_y,
+                _style.COLUMN_TITLE[kind],
+                ha="center",
+                va="bottom",
+                color="#777777",
+                fontsize=_style.SMALL_FONT,
+                style="italic",
+            )
 
     boxes = {}
     for node, data in graph.nodes(data=True):  # boxes first: arrows are clipped to them
         marked = node in marked_nodes
         boxes[node] = ax.text(
-            *pos[node], _style.wrap_label(str(data["label"])), ha="center", va="center",
-            fontsize=_style.FONT_SIZE, zorder=3,
-            bbox={"boxstyle": "round,pad=0.45", "facecolor": _style.NODE_FILL[data["kind"]],
-                  "edgecolor": _style.HIGHLIGHT if marked else _style.NODE_EDGE,
-                  "linewidth": 2.8 if marked else 1.0},
+            *pos[node],
+            _style.wrap_label(str(data["label"])),
+            ha="center",
+            va="center",
+            fontsize=_style.FONT_SIZE,
+            zorder=3,
+            bbox={
+                "boxstyle": "round,pad=0.45",
+                "facecolor": _style.NODE_FILL[data["kind"]],
+                "edgecolor": _style.HIGHLIGHT if marked else _style.NODE_EDGE,
+                "linewidth": 2.8 if marked else 1.0,
+            },
         )
 
     used: dict[tuple[str, str], list[str]] = {}
@@ -390,17 +453,32 @@ def draw_flow(
         color, linestyle = _style.style_of(worst)
         if worst is not None and worst not in _QUIET:
             words = used.setdefault((color, linestyle), [])
-            words.extend(o.replace("_", "-") for o in data["outcomes"]
-                         if o not in _QUIET and _style.style_of(o) == (color, linestyle)
-                         and o.replace("_", "-") not in words)
+            words.extend(
+                o.replace("_", "-")
+                for o in data["outcomes"]
+                if o not in _QUIET
+                and _style.style_of(o) == (color, linestyle)
+                and o.replace("_", "-") not in words
+            )
         if marked:
             color, linestyle = _style.HIGHLIGHT, "solid"
         width = 3.2 if marked else 1.2 + 0.5 * min(data["count"], 9) ** 0.5
-        ax.add_patch(FancyArrowPatch(
-            pos[u], pos[v], arrowstyle="-|>", mutation_scale=14, color=color,
-            linestyle=linestyle, linewidth=width, shrinkA=2, shrinkB=2, zorder=5 if marked else 4,
-            patchA=boxes[u].get_bbox_patch(), patchB=boxes[v].get_bbox_patch(),
-        ))
+        ax.add_patch(
+            FancyArrowPatch(
+                pos[u],
+                pos[v],
+                arrowstyle="-|>",
+                mutation_scale=14,
+                color=color,
+                linestyle=linestyle,
+                linewidth=width,
+                shrinkA=2,
+                shrinkB=2,
+                zorder=5 if marked else 4,
+                patchA=boxes[u].get_bbox_patch(),
+                patchB=boxes[v].get_bbox_patch(),
+            )
+        )
         label = _edge_label(data)
         via = [p for p in data["via"] if p != graph.nodes[u]["label"]]
         if show_via and via and label:
@@ -419,16 +497,38 @@ def draw_flow(
             else:  # a long label: centred between the boxes is the best we can do
                 x = (gap_start + gap_end) / 2
             y = y1 + (y2 - y1) * (x - x1) / (x2 - x1) if x2 != x1 else (y1 + y2) / 2
-            ax.text(x, y + 0.05, label, ha="center", va="bottom", fontsize=_style.SMALL_FONT,
-                    color=color, zorder=6, fontweight="bold" if marked else "normal",
-                    bbox={"boxstyle": "round,pad=0.1", "facecolor": "white",
-                          "edgecolor": "none", "alpha": 0.85})
+            ax.text(
+                x,
+                y + 0.05,
+                label,
+                ha="center",
+                va="bottom",
+                fontsize=_style.SMALL_FONT,
+                color=color,
+                zorder=6,
+                fontweight="bold" if marked else "normal",
+                bbox={
+                    "boxstyle": "round,pad=0.1",
+                    "facecolor": "white",
+                    "edgecolor": "none",
+                    "alpha": 0.85,
+                },
+            )
 
-    legend = [Line2D([], [], color=c, linestyle=ls, linewidth=1.8, label=" / ".join(words))
-              for (c, ls), words in used.items()]
+    legend = [
+        Line2D([], [], color=c, linestyle=ls, linewidth=1.8, label=" / ".join(words))
+        for (c, ls), words in used.items()
+    ]
     if marked_edges or marked_nodes:
         legend.append(Line2D([], [], color=_style.HIGHLIGHT, linewidth=3, label="highlighted"))
     if legend:
-        ax.legend(handles=legend, loc="lower center", ncols=len(legend), frameon=False,
-                  fontsize=_style.SMALL_FONT, handlelength=2.2, borderaxespad=0.1)
+        ax.legend(
+            handles=legend,
+            loc="lower center",
+            ncols=len(legend),
+            frameon=False,
+            fontsize=_style.SMALL_FONT,
+            handlelength=2.2,
+            borderaxespad=0.1,
+        )
     return ax

@@ -51,7 +51,8 @@ def draw_saga(result: Any, ax: Any = None) -> Any:
     """Draw a :class:`~eda_kit.saga.SagaResult`; return the matplotlib ``Axes``."""
     if not hasattr(result, "history") or not hasattr(result, "steps"):
         raise TypeError(
-            f"draw_saga needs a SagaResult (from saga.run), not {type(result).__name__}")
+            f"draw_saga needs a SagaResult (from saga.run), not {type(result).__name__}"
+        )
     from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Patch
 
     steps = list(result.steps)
@@ -68,29 +69,56 @@ def draw_saga(result: Any, ax: Any = None) -> Any:
     for name in steps:
         fill, edge, style, _label = STATE_STYLE[states[name]]
         x = centre[name]
-        ax.add_patch(FancyBboxPatch(
-            (x - WIDTH / 2, -HEIGHT / 2), WIDTH, HEIGHT,
-            boxstyle="round,pad=0.02,rounding_size=0.12", facecolor=fill, edgecolor=edge,
-            linestyle=style, linewidth=1.6, zorder=2))
+        ax.add_patch(
+            FancyBboxPatch(
+                (x - WIDTH / 2, -HEIGHT / 2),
+                WIDTH,
+                HEIGHT,
+                boxstyle="round,pad=0.02,rounding_size=0.12",
+                facecolor=fill,
+                edgecolor=edge,
+                linestyle=style,
+                linewidth=1.6,
+                zorder=2,
+            )
+        )
         text = _style.wrap_label(name, 18)
         ax.text(x, 0.08, text, ha="center", va="center", fontsize=_style.FONT_SIZE, zorder=3)
         note = STATE_STYLE[states[name]][3]
         if retries[name]:
             note += f", {retries[name]} retr{'y' if retries[name] == 1 else 'ies'}"
-        ax.text(x, -0.3, note, ha="center", va="center", fontsize=_style.SMALL_FONT,
-                color="#333333", zorder=3)
+        ax.text(
+            x,
+            -0.3,
+            note,
+            ha="center",
+            va="center",
+            fontsize=_style.SMALL_FONT,
+            color="#333333",
+            zorder=3,
+        )
 
     for left, right in zip(steps, steps[1:]):  # the way forward
         ran = states[right] != "not_run"
-        ax.add_patch(FancyArrowPatch(
-            (centre[left] + WIDTH / 2, 0.0), (centre[right] - WIDTH / 2, 0.0),
-            arrowstyle="-|>", mutation_scale=14, linewidth=1.4,
-            color="#555555" if ran else "#bbbbbb", linestyle="solid" if ran else "dotted",
-            zorder=1))
+        ax.add_patch(
+            FancyArrowPatch(
+                (centre[left] + WIDTH / 2, 0.0),
+                (centre[right] - WIDTH / 2, 0.0),
+                arrowstyle="-|>",
+                mutation_scale=14,
+                linewidth=1.4,
+                color="#555555" if ran else "#bbbbbb",
+                linestyle="solid" if ran else "dotted",
+                zorder=1,
+            )
+        )
 
     # the way back: failed step -> first undone -> next undone -> ...
-    undone = [(name, outcome) for name, outcome in result.history
-              if outcome in ("compensated", "compensation_failed")]
+    undone = [
+        (name, outcome)
+        for name, outcome in result.history
+        if outcome in ("compensated", "compensation_failed")
+    ]
     failed = [name for name, outcome in result.history if outcome == "failed"]
     previous = failed[-1] if failed else None
     lowest = -HEIGHT / 2 - 0.3
@@ -99,16 +127,31 @@ def draw_saga(result: Any, ax: Any = None) -> Any:
             colour = BACK_COLOUR if outcome == "compensated" else "#85200c"
             start, end = centre[previous], centre[name]
             bottom = -HEIGHT / 2 - 0.02
-            ax.add_patch(FancyArrowPatch(
-                (start - 0.25, bottom), (end + 0.25, bottom),
-                connectionstyle=f"arc3,rad={-ARC}", arrowstyle="-|>", mutation_scale=14,
-                linewidth=1.6, color=colour,
-                linestyle="solid" if outcome == "compensated" else "dashed", zorder=1))
+            ax.add_patch(
+                FancyArrowPatch(
+                    (start - 0.25, bottom),
+                    (end + 0.25, bottom),
+                    connectionstyle=f"arc3,rad={-ARC}",
+                    arrowstyle="-|>",
+                    mutation_scale=14,
+                    linewidth=1.6,
+                    color=colour,
+                    linestyle="solid" if outcome == "compensated" else "dashed",
+                    zorder=1,
+                )
+            )
             depth = bottom - ARC * (abs(start - end) - 0.5) / 2  # the arc's lowest point
-            ax.text((start + end) / 2, depth, f"undo {number}", ha="center", va="center",
-                    fontsize=_style.SMALL_FONT, color=colour,
-                    bbox={"boxstyle": "round,pad=0.15", "facecolor": "white",
-                          "edgecolor": "none"}, zorder=4)
+            ax.text(
+                (start + end) / 2,
+                depth,
+                f"undo {number}",
+                ha="center",
+                va="center",
+                fontsize=_style.SMALL_FONT,
+                color=colour,
+                bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none"},
+                zorder=4,
+            )
             lowest = min(lowest, depth - 0.3)
         previous = name
 
@@ -117,12 +160,24 @@ def draw_saga(result: Any, ax: Any = None) -> Any:
     ax.set_ylim(lowest, HEIGHT / 2 + 0.35)
     ax.set_aspect("equal")
     ax.axis("off")
-    ax.set_title(f"saga {result.name!r} ({result.saga_id}): {result.status}",
-                 fontsize=_style.FONT_SIZE + 1)
+    ax.set_title(
+        f"saga {result.name!r} ({result.saga_id}): {result.status}", fontsize=_style.FONT_SIZE + 1
+    )
     shown = [s for s in STATE_STYLE if s in states.values()]
-    ax.legend(handles=[Patch(facecolor=STATE_STYLE[s][0], edgecolor=STATE_STYLE[s][1],
-                             linestyle=STATE_STYLE[s][2], label=STATE_STYLE[s][3])
-                       for s in shown],
-              loc="upper center", bbox_to_anchor=(0.5, -0.02), ncol=len(shown), frameon=False,
-              fontsize=_style.SMALL_FONT)
+    ax.legend(
+        handles=[
+            Patch(
+                facecolor=STATE_STYLE[s][0],
+                edgecolor=STATE_STYLE[s][1],
+                linestyle=STATE_STYLE[s][2],
+                label=STATE_STYLE[s][3],
+            )
+            for s in shown
+        ],
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.02),
+        ncol=len(shown),
+        frameon=False,
+        fontsize=_style.SMALL_FONT,
+    )
     return ax

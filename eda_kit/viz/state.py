@@ -69,8 +69,14 @@ def plot_state(
     if ax is None:
         ax = _style.new_axes((6.4, 3.0))
     # a step line: the value holds until the next event changes it (and after the last one)
-    ax.step([*versions, versions[-1] + 0.4], [*values, values[-1]], where="post",
-            color="#4d79a7", linewidth=2, zorder=2)
+    ax.step(
+        [*versions, versions[-1] + 0.4],
+        [*values, values[-1]],
+        where="post",
+        color="#4d79a7",
+        linewidth=2,
+        zorder=2,
+    )
     ax.plot(versions, values, "o", color="#4d79a7", markersize=6, zorder=3)
     if len(values) <= 30:
         previous = None
@@ -78,9 +84,16 @@ def plot_state(
             # The step line arrives from the previous value: after a drop it comes down from
             # above, so the label goes below the point to stay clear of it.
             dropped = previous is not None and value < previous
-            ax.annotate(f"{value:g}", (version, value), textcoords="offset points",
-                        xytext=(0, -8 if dropped else 7), va="top" if dropped else "bottom",
-                        ha="center", fontsize=_style.SMALL_FONT, color="#333333")
+            ax.annotate(
+                f"{value:g}",
+                (version, value),
+                textcoords="offset points",
+                xytext=(0, -8 if dropped else 7),
+                va="top" if dropped else "bottom",
+                ha="center",
+                fontsize=_style.SMALL_FONT,
+                color="#333333",
+            )
             previous = value
     if mark is not None:
         value = values[versions.index(mark)]

@@ -64,8 +64,9 @@ def timeline(
     records = _records(trace)
     shown = records[:max_steps]
     lanes = _lanes(shown)
-    widths = [max(len(_style.wrap_label(n, 16).split("\n")[0]) * 0.085 + 0.5, _LANE_MIN)
-              for n in lanes]
+    widths = [
+        max(len(_style.wrap_label(n, 16).split("\n")[0]) * 0.085 + 0.5, _LANE_MIN) for n in lanes
+    ]
     x: dict[str, float] = {}
     right = _SEQ
     for lane, width in zip(lanes, widths, strict=True):
@@ -81,40 +82,96 @@ def timeline(
     ax.set_ylim(bottom, top)
     ax.set_aspect("equal")
     if title:
-        ax.text(right / 2, top - 0.1, title, ha="center", va="top",
-                fontsize=_style.FONT_SIZE + 1, fontweight="bold")
+        ax.text(
+            right / 2,
+            top - 0.1,
+            title,
+            ha="center",
+            va="top",
+            fontsize=_style.FONT_SIZE + 1,
+            fontweight="bold",
+        )
     if not records:
-        ax.text(right / 2 if lanes else 1.5, -_ROW, "empty trace: nothing happened yet",
-                ha="center", va="center", color="#777777", fontsize=_style.FONT_SIZE)
+        ax.text(
+            right / 2 if lanes else 1.5,
+            -_ROW,
+            "empty trace: nothing happened yet",
+            ha="center",
+            va="center",
+            color="#777777",
+            fontsize=_style.FONT_SIZE,
+        )
         return ax
 
     for lane in lanes:  # titles and lifelines
         fill = _style.NODE_FILL["dead_letter" if lane == DEAD_LETTERS else "producer"]
-        ax.text(x[lane], _HEAD / 2, _style.wrap_label(lane, 16), ha="center", va="center",
-                fontsize=_style.SMALL_FONT + 0.5, zorder=3,
-                bbox={"boxstyle": "round,pad=0.35", "facecolor": fill,
-                      "edgecolor": _style.NODE_EDGE, "linewidth": 1.0})
-        ax.plot([x[lane], x[lane]], [0.05, bottom + 0.1], color="#bbbbbb", linewidth=1,
-                linestyle=(0, (4, 3)), zorder=1)
+        ax.text(
+            x[lane],
+            _HEAD / 2,
+            _style.wrap_label(lane, 16),
+            ha="center",
+            va="center",
+            fontsize=_style.SMALL_FONT + 0.5,
+            zorder=3,
+            bbox={
+                "boxstyle": "round,pad=0.35",
+                "facecolor": fill,
+                "edgecolor": _style.NODE_EDGE,
+                "linewidth": 1.0,
+            },
+        )
+        ax.plot(
+            [x[lane], x[lane]],
+            [0.05, bottom + 0.1],
+            color="#bbbbbb",
+            linewidth=1,
+            linestyle=(0, (4, 3)),
+            zorder=1,
+        )
 
     def arrow(start: float, end: float, y: float, color: str, linestyle: str) -> None:
-        ax.add_patch(FancyArrowPatch((start, y), (end, y), arrowstyle="-|>", mutation_scale=11,
-                                     color=color, linestyle=linestyle, linewidth=1.5,
-                                     shrinkA=0, shrinkB=1, zorder=4))
+        ax.add_patch(
+            FancyArrowPatch(
+                (start, y),
+                (end, y),
+                arrowstyle="-|>",
+                mutation_scale=11,
+                color=color,
+                linestyle=linestyle,
+                linewidth=1.5,
+                shrinkA=0,
+                shrinkB=1,
+                zorder=4,
+            )
+        )
 
     for i, record in enumerate(shown):
         y = -(i + 0.6) * _ROW
         color, linestyle = _style.style_of(record.outcome)
-        ax.text(_SEQ - 0.1, y, str(record.seq), ha="right", va="center", color="#888888",
-                fontsize=_style.SMALL_FONT)
+        ax.text(
+            _SEQ - 0.1,
+            y,
+            str(record.seq),
+            ha="right",
+            va="center",
+            color="#888888",
+            fontsize=_style.SMALL_FONT,
+        )
         source = x[record.source]
         if record.target is None:  # a send: a dot on the sender's lane
             ax.plot([source], [y], marker="o", markersize=6, color=color, zorder=4)
             words = f"{'emits' if record.outcome == 'sent' else record.outcome}: {record.event}"
             last = record.source == lanes[-1]
-            ax.text(source + (-0.12 if last else 0.12), y, _short(words),
-                    ha="right" if last else "left", va="center", color=color,
-                    fontsize=_style.SMALL_FONT, style="italic")
+            ax.text(
+                source + (-0.12 if last else 0.12),
+                y,
+                _short(words),
+                ha="right" if last else "left",
+                va="center",
+                color=color,
+                fontsize=_style.SMALL_FONT,
+                style="italic",
+            )
             continue
         start, end = source, x[record.target]
         if record.outcome == "dead_lettered":
@@ -126,18 +183,44 @@ def timeline(
         if record.outcome not in ("delivered", "done"):
             text += f" ({record.outcome.replace('_', '-')}"
             text += f" #{record.attempt})" if record.attempt > 1 else ")"
-        ax.text((start + end) / 2, y + 0.03, _short(text), ha="center", va="bottom",
-                color=color, fontsize=_style.SMALL_FONT,
-                bbox={"boxstyle": "round,pad=0.08", "facecolor": "white", "edgecolor": "none",
-                      "alpha": 0.8}, zorder=5)
+        ax.text(
+            (start + end) / 2,
+            y + 0.03,
+            _short(text),
+            ha="center",
+            va="bottom",
+            color=color,
+            fontsize=_style.SMALL_FONT,
+            bbox={
+                "boxstyle": "round,pad=0.08",
+                "facecolor": "white",
+                "edgecolor": "none",
+                "alpha": 0.8,
+            },
+            zorder=5,
+        )
         if record.outcome == "failed":
             ax.plot([end], [y], marker="X", markersize=9, color=color, zorder=6)
             if record.detail:
-                ax.text((start + end) / 2, y - 0.04, _short(record.detail, 40), ha="center",
-                        va="top", color=color, fontsize=_style.SMALL_FONT - 1, style="italic",
-                        zorder=5)
+                ax.text(
+                    (start + end) / 2,
+                    y - 0.04,
+                    _short(record.detail, 40),
+                    ha="center",
+                    va="top",
+                    color=color,
+                    fontsize=_style.SMALL_FONT - 1,
+                    style="italic",
+                    zorder=5,
+                )
     if len(records) > len(shown):
-        ax.text(right / 2, -(len(shown) + 0.6) * _ROW,
-                f"… and {len(records) - len(shown)} more steps (max_steps={max_steps})",
-                ha="center", va="center", color="#777777", fontsize=_style.SMALL_FONT)
+        ax.text(
+            right / 2,
+            -(len(shown) + 0.6) * _ROW,
+            f"… and {len(records) - len(shown)} more steps (max_steps={max_steps})",
+            ha="center",
+            va="center",
+            color="#777777",
+            fontsize=_style.SMALL_FONT,
+        )
     return ax

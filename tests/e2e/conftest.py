@@ -88,8 +88,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if metafunc.definition.get_closest_marker("replay_player"):
         paths = [path for path in paths if has_replay_player(path)]
     metafunc.parametrize(
-        "notebook", [path.name for path in paths], ids=[path.stem for path in paths],
-        indirect=True, scope="module",
+        "notebook",
+        [path.name for path in paths],
+        ids=[path.stem for path in paths],
+        indirect=True,
+        scope="module",
     )
 
 
@@ -134,7 +137,8 @@ class Lab:
     def api(self, method: str, path: str) -> Any:
         """Call the server's REST API (``/api/<path>``) with the token; the JSON answer."""
         request = urllib.request.Request(
-            f"{self.url}/api/{path}", method=method,
+            f"{self.url}/api/{path}",
+            method=method,
             headers={"Authorization": f"token {self.token}"},
         )
         with urllib.request.urlopen(request, timeout=10) as response:
@@ -162,10 +166,18 @@ def private_dirs(base: Path, names: list[str]) -> dict[str, str]:
 
 def isolated_env(base: Path) -> dict[str, str]:
     """The server's environment: every config, data, cache and runtime folder under ``base``."""
-    env = private_dirs(base, [
-        "IPYTHONDIR", "JUPYTER_DATA_DIR", "JUPYTER_CONFIG_DIR", "JUPYTER_RUNTIME_DIR",
-        "JUPYTERLAB_SETTINGS_DIR", "JUPYTERLAB_WORKSPACES_DIR", "MPLCONFIGDIR",
-    ])
+    env = private_dirs(
+        base,
+        [
+            "IPYTHONDIR",
+            "JUPYTER_DATA_DIR",
+            "JUPYTER_CONFIG_DIR",
+            "JUPYTER_RUNTIME_DIR",
+            "JUPYTERLAB_SETTINGS_DIR",
+            "JUPYTERLAB_WORKSPACES_DIR",
+            "MPLCONFIGDIR",
+        ],
+    )
     # The kernel (this venv's `python3`, found under sys.prefix/share/jupyter, which the
     # isolated JUPYTER_DATA_DIR does not hide) imports eda_kit from this checkout.
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
@@ -201,7 +213,9 @@ def start_lab_once(env: dict[str, str], work_dir: Path, log_path: Path) -> Lab:
     token = secrets.token_hex(24)
     port = free_port()
     command = [
-        sys.executable, "-m", "jupyterlab",
+        sys.executable,
+        "-m",
+        "jupyterlab",
         "--no-browser",
         "--ServerApp.ip=127.0.0.1",
         f"--ServerApp.port={port}",
@@ -215,7 +229,11 @@ def start_lab_once(env: dict[str, str], work_dir: Path, log_path: Path) -> Lab:
         command.append("--allow-root")
     with log_path.open("w", encoding="utf-8") as log:  # the child keeps its own copy
         process = subprocess.Popen(
-            command, cwd=work_dir, env=env, stdout=log, stderr=subprocess.STDOUT,
+            command,
+            cwd=work_dir,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
         )
     lab = Lab(f"http://127.0.0.1:{port}", token, work_dir, log_path, process)
@@ -284,7 +302,8 @@ def chromium_path() -> str:
     if not Path(path).exists():
         pytest.fail(
             "the browser tests need Debian's Chromium: `apt-get install chromium` "
-            "(or set EDA_E2E_CHROMIUM to a Chromium binary)", pytrace=False,
+            "(or set EDA_E2E_CHROMIUM to a Chromium binary)",
+            pytrace=False,
         )
     return path
 
@@ -294,7 +313,9 @@ def chromium(scratch: Path) -> Iterator[Browser]:
     """Headless Chromium with its own home (its crash-report and cache folders land there)."""
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
-            executable_path=chromium_path(), headless=True, args=CHROMIUM_FLAGS,
+            executable_path=chromium_path(),
+            headless=True,
+            args=CHROMIUM_FLAGS,
             env=private_dirs(scratch / "browser", []),
         )
         try:

@@ -38,6 +38,7 @@ def has_replay_player(path: Path) -> bool:
         cell.cell_type == "code" and BUILDS_PLAYER.search(cell.source) for cell in notebook.cells
     )
 
+
 # A JS function that finds the notebook panel showing `path` among the main area's tabs.
 _FIND_PANEL = """
 function findPanel(path) {

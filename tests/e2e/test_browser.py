@@ -41,7 +41,8 @@ def test_no_error_output_and_every_cell_ran(notebook: NotebookRun):
                 f"{output.get('ename')}: {output.get('evalue')}"
             )
     not_run = [
-        number for number, cell in enumerate(notebook.code_cells(), start=1)
+        number
+        for number, cell in enumerate(notebook.code_cells(), start=1)
         if "".join(cell["source"]).strip() and cell.get("execution_count") is None
     ]
     assert not not_run, f"{notebook.name}: code cells {not_run} never ran"
@@ -56,7 +57,8 @@ def test_every_figure_is_a_loaded_image(notebook: NotebookRun):
     # Pictures in cell outputs, not inside widgets (a player's graph is checked by its own test).
     def figures() -> list[dict]:
         return [
-            img for img in images(notebook)
+            img
+            for img in images(notebook)
             if (img["mime"] or "").startswith("image/") and not img["inWidget"]
         ]
 
@@ -71,7 +73,8 @@ def test_every_figure_is_a_loaded_image(notebook: NotebookRun):
     # Every other local picture (in widgets, in markdown cells) must have loaded too.
     unloaded = wait_until(
         lambda: [img for img in images(notebook) if img["local"] and not img["loaded"]],
-        lambda bad: not bad, 15,
+        lambda bad: not bad,
+        15,
     )
     assert not unloaded, f"{notebook.name}: images that did not load: {unloaded}"
 
@@ -136,8 +139,11 @@ def check_player(player: Player, where: str) -> None:
     # Step forward: the cursor moves one event on; a new event and a new state are shown.
     player.step()
     player.wait_for(
-        lambda s: s["position"] == start["position"] + 1
-        and s["event"] != start["event"] and s["state"] != start["state"]
+        lambda s: (
+            s["position"] == start["position"] + 1
+            and s["event"] != start["event"]
+            and s["state"] != start["state"]
+        )
     )
     after = player.settle()
     assert after["position"] == start["position"] + 1, (
