@@ -13,7 +13,12 @@ import sys
 from pathlib import Path
 
 from .bench_course import import_section, notebooks_section
-from .bench_dispatch import bus_section, emitter_section
+from .bench_dispatch import (
+    build_and_publish_section,
+    bus_section,
+    emitter_section,
+    event_section,
+)
 from .bench_replay import replay_section
 from .bench_sourcing import sourcing_section
 from .bench_store import store_section
@@ -21,8 +26,10 @@ from .harness import Skip
 from .report import chart, markdown
 
 FULL = {
+    "event": lambda: event_section(number=20_000, rounds=15),
     "emitter": lambda: emitter_section(number=20_000, rounds=15),
     "bus": lambda: bus_section(number=20_000, rounds=15),
+    "build+publish": lambda: build_and_publish_section(number=20_000, rounds=15),
     "store": lambda: store_section(events=1_000, batch=100, rounds=3),
     "sourcing": lambda: sourcing_section(events=20_000, rounds=5),
     "replay": lambda: replay_section(sizes=(10_000, 100_000), jumps=200),
@@ -30,8 +37,10 @@ FULL = {
     "course": lambda: notebooks_section(include_nbval=True),
 }
 QUICK = {
+    "event": lambda: event_section(number=200, rounds=2),
     "emitter": lambda: emitter_section(number=200, rounds=2),
     "bus": lambda: bus_section(number=200, rounds=2),
+    "build+publish": lambda: build_and_publish_section(number=200, rounds=2),
     "store": lambda: store_section(events=20, batch=10, rounds=1),
     "sourcing": lambda: sourcing_section(events=500, rounds=1),
     "replay": lambda: replay_section(sizes=(200,), jumps=10),

@@ -50,8 +50,11 @@ def notebooks_section(include_nbval: bool) -> Section:
     notebooks = sorted((ROOT / "notebooks").glob("*.ipynb"))
     if not notebooks:
         raise Skip("no notebooks yet")
-    import nbformat
-    from nbclient import NotebookClient
+    try:
+        import nbformat
+        from nbclient import NotebookClient
+    except ImportError as error:
+        raise Skip(f"nbclient is missing ({error}): the course extra has it") from None
 
     os.environ.setdefault("PYTHONHASHSEED", "0")
     rows = []

@@ -11,9 +11,9 @@ from .harness import Row, Section, Skip, timed
 def replay_section(sizes: tuple[int, ...], jumps: int) -> Section:
     try:
         from eda_kit import Event
-        from eda_kit.widgets import ReplayPlayer
+        from eda_kit.viz.widgets import ReplayPlayer
     except ImportError as error:
-        raise Skip(f"eda_kit.widgets is missing ({error})") from None
+        raise Skip(f"eda_kit.viz.widgets is missing ({error})") from None
 
     def apply(state, event):
         return {"balance": state["balance"] + event.data["amount"], "count": state["count"] + 1}

@@ -22,7 +22,12 @@ def store_section(events: int, batch: int, rounds: int) -> Section:
         from eda_kit.store import SQLiteEventStore
     except ImportError as error:
         raise Skip(f"eda_kit.store is missing ({error})") from None
-    from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore
+    try:
+        from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore
+    except ImportError as error:
+        raise Skip(
+            f"the eventsourcing library is missing ({error}): the bench extra has it"
+        ) from None
 
     results: dict[str, dict[str, float]] = {"eda_kit": {}, "eventsourcing": {}}
 

@@ -1,23 +1,21 @@
 """eda_kit: event-driven architecture, hands on.
 
-The companion package of the eda-course notebooks. One module per concept:
+The companion package of the eda-course notebooks. The core is flat; each concept of the
+course is a package of its own:
 
-    events         Event, RecordedEvent: facts with JSON payloads (checked by payloads)
-    clock          ids and time; reproducible() for notebooks and tests
-    trace          Tracer: who sent what to whom, and how it ended
-    emitter        EventEmitter (Node.js semantics); async_emitter: AsyncEventEmitter
-    topics, bus, delivery
-                   AMQP topic patterns; EventBus: routing, retries; reports, dead letters
-    store          InMemoryEventStore, SQLiteEventStore, optimistic concurrency
-    aggregate, upcasting, sourcing
-                   Aggregate, Repository: state rebuilt from events; snapshots; old shapes
-    projection, cqrs
-                   CommandBus, QueryBus, Projection: separate write and read sides
-    saga, saga_log, faults, idempotency, choreography
-                   Saga, Step: long-running work with compensation, crash and resume
-    viz            pictures of traces (networkx + matplotlib, loaded on first use)
-    widgets        ReplayPlayer (ipywidgets, loaded on first use)
-    exercises      the self-checking exercises of each notebook
+    events, payloads   Event, RecordedEvent: facts with JSON payloads (checked at the door)
+    clock              ids and time; reproducible() for notebooks and tests
+    trace              Tracer: who sent what to whom, and how it ended
+    errors             EdaKitError and its family: everything the kit raises on purpose
+    emitter/           EventEmitter (Node.js semantics), AsyncEventEmitter
+    pubsub/            topics (AMQP patterns), EventBus, delivery reports, dead letters
+    store/             InMemoryEventStore, SQLiteEventStore, subscriptions, optimistic concurrency
+    sourcing/          Aggregate, Repository, snapshots, upcasting
+    cqrs/              CommandBus, QueryBus, Projection, read models
+    saga/              Saga, Step: compensation, the saga log, faults, choreography
+    messaging/         idempotency keys: making at-least-once delivery safe
+    viz/               flow graphs, timelines, state plots; the ReplayPlayer widget
+    exercises/         the self-checking exercises of each notebook
 
 ``import eda_kit`` is light: it loads only the standard library. Each name below is imported
 from its module the first time you use it, so ``from eda_kit import EventBus`` costs only the
@@ -26,61 +24,71 @@ bus, and matplotlib, networkx and ipywidgets wait until you draw or replay somet
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
-
 from .clock import reproducible
+from .errors import EdaKitError
 from .events import Event, RecordedEvent
+from .lazy import lazy_exports
 from .trace import Tracer, TraceRecord
 
-__version__ = "0.1.0"
+#: The version, in one place: pyproject.toml reads it from here.
+__version__ = "0.2.0"
 
 # Public name -> the module that defines it (imported on first use).
 _LAZY = {
     "EventEmitter": "emitter",
     "AsyncEventEmitter": "emitter",
     "MaxListenersExceededWarning": "emitter",
-    "UnhandledErrorEvent": "emitter",
-    "EventBus": "bus",
-    "Subscription": "bus",
-    "DeadLetter": "bus",
-    "PublishReport": "bus",
+    "UnhandledErrorEvent": "errors",
+    "EventBus": "pubsub",
+    "Subscription": "pubsub",
+    "DeadLetter": "pubsub",
+    "PublishReport": "pubsub",
     "EventStore": "store",
     "InMemoryEventStore": "store",
     "SQLiteEventStore": "store",
     "ANY": "store",
     "NO_STREAM": "store",
     "STREAM_EXISTS": "store",
-    "WrongExpectedVersion": "store",
+    "WrongExpectedVersion": "errors",
     "Snapshot": "store",
     "StoreSubscription": "store",
     "Aggregate": "sourcing",
     "Repository": "sourcing",
-    "AggregateNotFound": "sourcing",
+    "AggregateNotFound": "errors",
     "CommandBus": "cqrs",
     "QueryBus": "cqrs",
     "Projection": "cqrs",
-    "ProjectionStalled": "cqrs",
-    "UnknownCommand": "cqrs",
-    "UnknownQuery": "cqrs",
+    "SQLiteReadModel": "cqrs",
+    "ProjectionStalled": "errors",
+    "UnknownCommand": "errors",
+    "UnknownQuery": "errors",
     "Saga": "saga",
     "Step": "saga",
     "SagaResult": "saga",
+    "ReplayPlayer": "viz",
 }
-_SUBMODULES = {"viz", "widgets", "exercises", "topics"}
+_SUBMODULES = (
+    "emitter",
+    "pubsub",
+    "store",
+    "sourcing",
+    "cqrs",
+    "saga",
+    "messaging",
+    "viz",
+    "exercises",
+    "errors",
+    "payloads",
+    "clock",
+)
 
-__all__ = ["Event", "RecordedEvent", "TraceRecord", "Tracer", "reproducible", *_LAZY]
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(import_module(f".{_LAZY[name]}", __name__), name)
-        globals()[name] = value  # next time, no lookup
-        return value
-    if name in _SUBMODULES:
-        return import_module(f".{name}", __name__)
-    raise AttributeError(f"module 'eda_kit' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__, *_SUBMODULES})
+__all__ = [
+    "Event",
+    "RecordedEvent",
+    "TraceRecord",
+    "Tracer",
+    "EdaKitError",
+    "reproducible",
+    *_LAZY,
+]
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals(), submodules=_SUBMODULES)

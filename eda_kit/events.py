@@ -4,7 +4,17 @@ An ``Event`` has a ``type`` ("OrderPlaced", "order.created"), a JSON ``data`` pa
 ``metadata`` (who caused it, correlation ids), an ``id`` and a ``time``. It is immutable: what
 happened, happened. ::
 
-    >>> Event("order.created", {"order_id": "A1"}, metadata={"correlation_id": "c-1"})
+    >>> from eda_kit import reproducible
+    >>> with reproducible():            # fixed ids and clock, so this example prints the same
+    ...     placed = Event("order.created", {"order_id": "A1"}, metadata={"correlation_id": "c-1"})
+    >>> placed
+    Event('order.created', {'order_id': 'A1'}, metadata={'correlation_id': 'c-1'}, id='evt-0001')
+    >>> placed.time.isoformat()
+    '2026-01-05T09:00:00+00:00'
+    >>> placed.data["order_id"] = "B2"  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    eda_kit.errors.InvalidType: event payloads are read-only: copy it first ...
 
 A ``RecordedEvent`` is an event as an event store gives it back: the same fields plus the
 ``stream_id`` it belongs to, its ``version`` in that stream (1, 2, 3, ...) and its ``position``
@@ -13,46 +23,95 @@ in the store's global log.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
-from datetime import datetime
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime
 from typing import Any
 
-from .clock import new_id, now
-from .payloads import freeze_json, freeze_trusted
+from .clock import id_from, new_id, now, stamp
+from .errors import InvalidType, InvalidValue
+from .payloads import EMPTY, freeze_json, freeze_trusted
 
 __all__ = ["Event", "RecordedEvent", "build_recorded", "recorded_from_storage"]
 
+_type = type  # the builtin: inside Event.__init__, `type` is the event's type
 
-@dataclass(frozen=True, slots=True)
-class Event:
-    """Something that happened. ``data`` and ``metadata`` must be JSON (checked here)."""
+
+class _Stamped:
+    """Where an event keeps its id and time until they are first read (see ``Event``)."""
+
+    __slots__ = ("_stamp",)
+
+
+@dataclass(frozen=True, slots=True, init=False)
+class Event(_Stamped):
+    """Something that happened. ``data`` and ``metadata`` must be JSON (checked here).
+
+    ``Event(type, data={}, metadata={}, id="", time=None)``: an empty ``id`` gets a fresh one,
+    a missing ``time`` the current time (both fixed in reproducible mode).
+    """
 
     type: str
-    data: Any = field(default_factory=dict)
-    metadata: dict[str, Any] = field(default_factory=dict)
-    id: str = ""
-    time: datetime | None = None
+    data: Any
+    metadata: dict[str, Any]
+    id: str
+    time: datetime
 
-    def __post_init__(self) -> None:
-        if not isinstance(self.type, str):
-            raise TypeError(f"event type must be a str, not {type(self.type).__name__}")
-        if not self.type.strip():
-            raise ValueError("event type must be a non-empty name, e.g. 'OrderPlaced'")
-        if not isinstance(self.metadata, dict):
-            raise TypeError(
-                f"metadata must be a dict of JSON values, not {type(self.metadata).__name__}"
+    # Every event goes through here, so it is written for speed (make bench: "Event
+    # construction" and "Build + publish"). Instead of the dataclass's generated __init__,
+    # each slot is set once, directly. A fresh id and time are taken as a cheap stamp (a
+    # counter and a float) and written out as text and datetime by __getattr__ the first
+    # time someone reads them: most events are read far less often than they are built.
+    def __init__(
+        self,
+        type: str,
+        data: Any = EMPTY,
+        metadata: dict[str, Any] = EMPTY,
+        id: str = "",
+        time: datetime | None = None,
+    ) -> None:
+        if _type(type) is not str and not isinstance(type, str):
+            raise InvalidType(f"event type must be a str, not {_type(type).__name__}")
+        if not type or type.isspace():
+            raise InvalidValue("event type must be a non-empty name, e.g. 'OrderPlaced'")
+        if metadata is not EMPTY and not isinstance(metadata, dict):
+            raise InvalidType(
+                f"metadata must be a dict of JSON values, not {_type(metadata).__name__}"
             )
-        # A frozen dataclass can still set its own fields through object.__setattr__.
-        object.__setattr__(self, "data", freeze_json(self.data, "data"))
-        object.__setattr__(self, "metadata", freeze_json(self.metadata, "metadata"))
-        if not self.id:
-            object.__setattr__(self, "id", new_id())
-        elif not isinstance(self.id, str):
-            raise TypeError(f"event id must be a str, not {type(self.id).__name__}")
-        if self.time is None:
-            object.__setattr__(self, "time", now())
-        elif not isinstance(self.time, datetime):
-            raise TypeError(f"event time must be a datetime, not {type(self.time).__name__}")
+        _set_type(self, type)
+        _set_data(self, EMPTY if data is EMPTY else freeze_json(data, "data"))
+        _set_metadata(self, freeze_json(metadata, "metadata") if metadata else EMPTY)
+        if id:
+            if _type(id) is not str:
+                raise InvalidType(f"event id must be a str, not {_type(id).__name__}")
+            _set_id(self, id)
+        if time is not None:
+            if not isinstance(time, datetime):
+                raise InvalidType(f"event time must be a datetime, not {_type(time).__name__}")
+            _set_time(self, time)
+        if not id or time is None:
+            fresh = stamp()
+            if fresh is None:  # reproducible mode: fixed ids and clock, in order of creation
+                if not id:
+                    _set_id(self, new_id())
+                if time is None:
+                    _set_time(self, now())
+            else:
+                _set_stamp(self, fresh)
+
+    def __getattr__(self, name: str) -> Any:
+        # Python calls this only for an attribute that is not set: an id or a time not yet
+        # written out from the stamp. Writing one out always gives the same value, so two
+        # threads reading it at once agree.
+        if name == "id" or name == "time":
+            prefix, serial, seconds = _get_stamp(self)
+            if name == "id":
+                value: Any = id_from(prefix, serial)
+                _set_id(self, value)
+            else:
+                value = datetime.fromtimestamp(seconds, UTC)
+                _set_time(self, value)
+            return value
+        raise AttributeError(f"{_type(self).__name__!r} object has no attribute {name!r}")
 
     def __hash__(self) -> int:  # payloads are dicts (unhashable); the id identifies an event
         return hash(self.id)
@@ -77,13 +136,29 @@ class Event:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class RecordedEvent(Event):
     """An event read back from a store: where it sits in its stream and in the global log."""
 
-    stream_id: str = ""
-    version: int = 0
-    position: int = 0
+    stream_id: str
+    version: int
+    position: int
+
+    def __init__(
+        self,
+        type: str,
+        data: Any = EMPTY,
+        metadata: dict[str, Any] = EMPTY,
+        id: str = "",
+        time: datetime | None = None,
+        stream_id: str = "",
+        version: int = 0,
+        position: int = 0,
+    ) -> None:
+        Event.__init__(self, type, data, metadata, id, time)
+        _set_stream_id(self, stream_id)
+        _set_version(self, version)
+        _set_position(self, position)
 
     def __hash__(self) -> int:
         return hash(self.id)
@@ -124,6 +199,8 @@ if tuple(f.name for f in fields(RecordedEvent)) != _FIELDS:  # pragma: no cover
     _set_version,
     _set_position,
 ) = (getattr(RecordedEvent, name).__set__ for name in _FIELDS)
+_set_stamp = _Stamped._stamp.__set__  # type: ignore[attr-defined]
+_get_stamp = _Stamped._stamp.__get__  # type: ignore[attr-defined]
 
 
 def build_recorded(

@@ -8,11 +8,21 @@ Every component of eda_kit (emitter, bus, store subscriptions, saga...) can be g
     2    OrderService    order.created  EmailService     delivered
     3    OrderService    order.created  InventoryService failed     (KeyError: 'sku')
 
-The pictures (``eda_kit.viz``) and the replay player (``eda_kit.widgets``) read traces; they
+The pictures (``eda_kit.viz``) and the replay player (``eda_kit.viz.widgets``) read traces; they
 never look inside the components. That keeps the arrows one way: components -> trace -> views.
 
 Tracing is opt-in and cheap: a component with no tracer skips it entirely, and a tracer keeps
-plain tuples until someone reads ``records``.
+plain tuples until someone reads ``records``::
+
+    >>> tracer = Tracer()
+    >>> tracer.record("OrderService", "order.created", None, "sent")
+    >>> tracer.record("OrderService", "order.created", "EmailService", "delivered")
+    >>> print(tracer.table())
+    seq  source        event          target        outcome    detail
+    1    OrderService  order.created  -             sent
+    2    OrderService  order.created  EmailService  delivered
+    >>> [r.target for r in tracer.where(outcome="delivered")]
+    ['EmailService']
 """
 
 from __future__ import annotations
@@ -21,7 +31,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-__all__ = ["TraceRecord", "Tracer", "OUTCOMES"]
+from .errors import InvalidType
+
+__all__ = ["TraceRecord", "Tracer", "OUTCOMES", "handler_name"]
 
 #: The outcomes the components report, and what each means.
 OUTCOMES = {
@@ -35,6 +47,20 @@ OUTCOMES = {
     "done": "a saga step finished",
     "compensated": "a saga step was undone by its compensation",
 }
+
+
+def handler_name(handler: Any) -> str:
+    """How traces, reports and errors name a handler: its qualified name, never an address.
+
+    >>> def send_email(event): ...
+    >>> handler_name(send_email)
+    'send_email'
+    >>> class Inventory:
+    ...     def __call__(self, event): ...
+    >>> handler_name(Inventory())
+    'Inventory'
+    """
+    return getattr(handler, "__qualname__", None) or type(handler).__qualname__
 
 
 class _Row(NamedTuple):
@@ -124,7 +150,7 @@ class Tracer:
         """The steps whose fields equal the given values, e.g. ``where(outcome="failed")``."""
         unknown = set(fields) - set(TraceRecord.__dataclass_fields__)
         if unknown:
-            raise TypeError(f"TraceRecord has no field(s) {sorted(unknown)}")
+            raise InvalidType(f"TraceRecord has no field(s) {sorted(unknown)}")
         return [r for r in self.records if all(getattr(r, k) == v for k, v in fields.items())]
 
     def participants(self) -> list[str]:

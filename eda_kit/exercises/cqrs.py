@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from ..cqrs import Projection
 from ..events import Event
-from ..projection import Projection
 from ..store import NO_STREAM, InMemoryEventStore
 from .framework import Checker, Exercise
 

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 
-from ..aggregate import Aggregate
 from ..events import Event
-from ..sourcing import Repository
+from ..sourcing import Aggregate, Repository
 from ..store import InMemoryEventStore, WrongExpectedVersion
 from .framework import Checker, Exercise
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import fnmatch
 import re
 
-from ..bus import EventBus
 from ..events import Event
+from ..pubsub import EventBus
 from .framework import Checker, Exercise
 
 __all__ = [
@@ -103,7 +103,7 @@ pattern_matcher = Exercise(
         "Words, not characters: '*' is one whole word and '#' any number of whole words, zero "
         "included. fnmatch-style globbing lets '*' run across dots, and a regex that writes '#' "
         "as '.+' forgets that '#' may be empty. The recursion tries both choices for '#'. It can "
-        "take exponential time on patterns full of '#'; eda_kit.topics walks the words once "
+        "take exponential time on patterns full of '#'; eda_kit.pubsub.topics walks the words once "
         "instead, remembering only the last '#', the classic wildcard-matching trick."
     ),
 )

@@ -16,7 +16,7 @@ Modules, one idea each:
     sqlite         SQLiteEventStore: the same contract in one SQLite file, safe across processes
     subscriptions  StoreSubscription: catch-up then live delivery, checkpoints, polling
 
-Beyond the pinned API (team/STORE_API.md), both stores also offer:
+Beyond the public API contract (docs/api_contract.md), both stores also offer:
 
 - ``load_checkpoint(name)`` / ``save_checkpoint(name, position)``: a named position kept beside
   the log (what ``subscribe(..., checkpoint=name)`` uses);

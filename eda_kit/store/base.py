@@ -38,6 +38,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Protocol, runtime_checkable
 
+from ..errors import InvalidType, InvalidValue, WrongExpectedVersion
 from ..events import Event, RecordedEvent, build_recorded
 from ..payloads import freeze_json
 
@@ -80,38 +81,6 @@ ANY: Final = ExpectedVersion("ANY")
 NO_STREAM: Final = ExpectedVersion("NO_STREAM")
 #: The stream must already have at least one event.
 STREAM_EXISTS: Final = ExpectedVersion("STREAM_EXISTS")
-
-
-def _describe_expected(expected: ExpectedVersion | int) -> str:
-    if expected is NO_STREAM:
-        return "no stream (NO_STREAM)"
-    if expected is STREAM_EXISTS:
-        return "an existing stream (STREAM_EXISTS)"
-    return f"version {expected}"
-
-
-class WrongExpectedVersion(Exception):
-    """The stream is not at the version the writer expected; nothing was written.
-
-    ``stream_id``, ``expected`` and ``actual`` say exactly what happened::
-
-        WrongExpectedVersion: stream 'order-A1': expected version 1, actual 2
-
-    The usual fix: read the stream again (someone else wrote in between), decide whether
-    your change still makes sense, and try again with the new version.
-    """
-
-    def __init__(self, stream_id: str, expected: ExpectedVersion | int, actual: int) -> None:
-        super().__init__(stream_id, expected, actual)
-        self.stream_id = stream_id
-        self.expected = expected
-        self.actual = actual
-
-    def __str__(self) -> str:
-        return (
-            f"stream {self.stream_id!r}: expected {_describe_expected(self.expected)}, "
-            f"actual {self.actual}"
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,16 +151,16 @@ def check_stream_id(stream_id: Any) -> str:
     """Return ``stream_id`` if it is a usable stream name, else raise a clear error."""
     if type(stream_id) is not str:
         if not isinstance(stream_id, str):
-            raise TypeError(f"stream id must be a str, not {type(stream_id).__name__}")
+            raise InvalidType(f"stream id must be a str, not {type(stream_id).__name__}")
         stream_id = str.__str__(stream_id)  # a str subclass: keep just the text
     if not stream_id or stream_id.isspace():
-        raise ValueError("stream id must be a non-empty name, e.g. 'order-A1'")
+        raise InvalidValue("stream id must be a non-empty name, e.g. 'order-A1'")
     if len(stream_id) > MAX_STREAM_ID_LENGTH:
-        raise ValueError(
+        raise InvalidValue(
             f"stream id is {len(stream_id)} characters long; the limit is {MAX_STREAM_ID_LENGTH}"
         )
     if "\x00" in stream_id:
-        raise ValueError("stream id must not contain NUL characters ('\\x00')")
+        raise InvalidValue("stream id must not contain NUL characters ('\\x00')")
     return stream_id
 
 
@@ -200,12 +169,14 @@ def check_expected_version(expected: Any) -> ExpectedVersion | int:
     if isinstance(expected, ExpectedVersion):
         return expected
     if type(expected) is bool or not isinstance(expected, int):
-        raise TypeError(
+        raise InvalidType(
             "expected_version must be ANY, NO_STREAM, STREAM_EXISTS or an int version, "
             f"not {type(expected).__name__} {expected!r}"
         )
     if expected < 0:
-        raise ValueError(f"expected_version must be >= 0 (0 means 'no stream yet'), not {expected}")
+        raise InvalidValue(
+            f"expected_version must be >= 0 (0 means 'no stream yet'), not {expected}"
+        )
     return int(expected)
 
 
@@ -225,10 +196,10 @@ def check_events(events: Any) -> tuple[Event, ...]:
     if isinstance(events, Event):
         return (events,)
     if not isinstance(events, (list, tuple)):
-        raise TypeError(f"append takes an Event or a list of Events, not {type(events).__name__}")
+        raise InvalidType(f"append takes an Event or a list of Events, not {type(events).__name__}")
     for index, event in enumerate(events):
         if not isinstance(event, Event):
-            raise TypeError(
+            raise InvalidType(
                 f"events[{index}] is a {type(event).__name__}, not an Event "
                 "(build it with Event(type, data))"
             )
@@ -238,9 +209,9 @@ def check_events(events: Any) -> tuple[Event, ...]:
 def check_positive_int(value: Any, name: str, minimum: int = 1) -> int:
     """An int (not a bool) that is at least ``minimum``, else a clear error naming ``name``."""
     if type(value) is bool or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
+        raise InvalidType(f"{name} must be an int, not {type(value).__name__}")
     if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, not {value}")
+        raise InvalidValue(f"{name} must be >= {minimum}, not {value}")
     return int(value)
 
 
@@ -254,20 +225,23 @@ def check_limit(limit: Any) -> int | None:
 def check_name(name: Any, what: str = "checkpoint name") -> str:
     """A non-empty str used as a key (checkpoint names)."""
     if not isinstance(name, str):
-        raise TypeError(f"{what} must be a str, not {type(name).__name__}")
+        raise InvalidType(f"{what} must be a str, not {type(name).__name__}")
     if not name or name.isspace():
-        raise ValueError(f"{what} must be a non-empty name")
+        raise InvalidValue(f"{what} must be a non-empty name")
     return str.__str__(name)
 
 
 def _not_json(value: Any) -> Any:
-    raise TypeError(f"object of type {type(value).__name__} is not JSON")
+    raise InvalidType(f"object of type {type(value).__name__} is not JSON")
 
 
 _json_encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 # json.JSONEncoder.encode builds a new C encoder on every call; building it once saves a
-# third of the time per event. (No circular-reference check: payloads are frozen JSON trees.)
-_c_encoder = json.encoder.c_make_encoder and json.encoder.c_make_encoder(
+# third of the time per event (make bench: "SQLiteEventStore append"). No circular-reference
+# check: payloads are frozen JSON trees. The C encoder is private to the json module, hence
+# the getattr: without it (other Pythons) dump_json falls back to the public encoder.
+_make_c_encoder: Any = getattr(json.encoder, "c_make_encoder", None)
+_c_encoder = _make_c_encoder and _make_c_encoder(
     None, _not_json, json.encoder.encode_basestring, None, ":", ",", False, False, False
 )
 

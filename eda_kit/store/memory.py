@@ -22,6 +22,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from ..errors import InvalidValue, StoreClosed
 from ..events import Event, RecordedEvent
 from ..trace import Tracer
 from .base import (
@@ -165,7 +166,7 @@ class InMemoryEventStore(Subscribable):
             self._check_open()
             current = self.stream_version(stream_id)
             if version > current:
-                raise ValueError(
+                raise InvalidValue(
                     f"snapshot version {version} is ahead of stream {stream_id!r}, "
                     f"which is at version {current}"
                 )
@@ -200,7 +201,7 @@ class InMemoryEventStore(Subscribable):
             self._check_open()
             last = len(self._log)
             if position > last:
-                raise ValueError(
+                raise InvalidValue(
                     f"checkpoint position {position} is beyond the end of the log ({last})"
                 )
             self._checkpoints[name] = position
@@ -219,7 +220,7 @@ class InMemoryEventStore(Subscribable):
 
     def _check_open(self) -> None:
         if self._closed:
-            raise ValueError("the event store is closed")
+            raise StoreClosed("the event store is closed")
 
     def __enter__(self) -> InMemoryEventStore:
         return self

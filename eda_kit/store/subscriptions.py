@@ -41,8 +41,9 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..errors import AlreadyRunning, InvalidType, InvalidValue, describe_error
 from ..events import RecordedEvent
-from ..trace import Tracer
+from ..trace import Tracer, handler_name
 from .base import check_name, check_positive_int
 
 if TYPE_CHECKING:
@@ -51,10 +52,6 @@ if TYPE_CHECKING:
 __all__ = ["StoreSubscription", "Subscribable"]
 
 Handler = Callable[[RecordedEvent], Any]
-
-
-def _handler_name(handler: Handler) -> str:
-    return getattr(handler, "__qualname__", None) or type(handler).__name__
 
 
 class StoreSubscription:
@@ -113,7 +110,7 @@ class StoreSubscription:
         handler's error (after keeping the position on the event before it).
         """
         if self._closed:
-            raise ValueError(f"subscription {self.name!r} is closed")
+            raise InvalidValue(f"subscription {self.name!r} is closed")
         if self._owner == threading.get_ident():
             return 0  # called from inside our own handler: the running delivery continues
         handled = 0
@@ -172,7 +169,7 @@ class StoreSubscription:
                         event.type,
                         self.name,
                         "failed",
-                        detail=f"{type(error).__name__}: {error}",
+                        detail=describe_error(error),
                         event_id=event.id,
                     )
                 self._save_checkpoint()
@@ -207,11 +204,11 @@ class StoreSubscription:
         Returns the subscription, so ``sub = store.subscribe(h).start()`` works.
         """
         if self._closed:
-            raise ValueError(f"subscription {self.name!r} is closed")
+            raise InvalidValue(f"subscription {self.name!r} is closed")
         if not interval > 0:
-            raise ValueError(f"interval must be a positive number of seconds, not {interval!r}")
+            raise InvalidValue(f"interval must be a positive number of seconds, not {interval!r}")
         if self._thread is not None:
-            raise RuntimeError(f"subscription {self.name!r} is already polling")
+            raise AlreadyRunning(f"subscription {self.name!r} is already polling")
         self._stopping.clear()
         self._thread = threading.Thread(
             target=self._run, args=(interval,), name=f"eda_kit poll {self.name}", daemon=True
@@ -300,7 +297,7 @@ class Subscribable:
         Raises the handler's error if catch-up fails (see the module docs).
         """
         if not callable(handler):
-            raise TypeError(f"handler must be callable, not {type(handler).__name__}")
+            raise InvalidType(f"handler must be callable, not {type(handler).__name__}")
         from_position = check_positive_int(from_position, "from_position")
         batch_size = check_positive_int(batch_size, "batch_size")
         if checkpoint is not None:
@@ -310,7 +307,7 @@ class Subscribable:
         else:
             position = from_position - 1
         if name is None:
-            name = checkpoint if checkpoint is not None else _handler_name(handler)
+            name = checkpoint if checkpoint is not None else handler_name(handler)
         subscription = StoreSubscription(
             self,  # type: ignore[arg-type]
             handler,

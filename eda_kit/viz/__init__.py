@@ -9,37 +9,38 @@ and returns the matplotlib ``Axes`` it drew on, so you can add a title or save i
     viz.timeline(tracer)                    # the sequence diagram: one lane per participant
     viz.plot_state([0, 500, 1000, 800], label="balance")
 
+The replay player lives here too (``viz.widgets``)::
+
+    from eda_kit.viz import ReplayPlayer
+    ReplayPlayer(events, apply, initial)    # play / step / slider; goto(n) without a browser
+
 Pictures are deterministic: the same input gives the same image, run after run. Importing
-this module loads networkx (matplotlib loads when you first draw); ``import eda_kit`` alone
-loads neither.
+this package loads nothing heavy: networkx loads with the first graph, matplotlib with the
+first drawing, ipywidgets when a player is first shown.
 
 In a notebook, called without ``ax``, each drawing makes one pyplot figure that Jupyter shows
 once, at the end of the cell. To keep the returned Axes' text (``<Axes: >``) out of the
 output, end the line with ``;`` or assign the result (``ax = viz.draw_flow(trace)``).
 """
 
-from .flow import (
-    draw_flow,
-    edge_for,
-    find_node,
-    flow_figsize,
-    flow_graph,
-    flow_layout,
-    node_id,
-)
-from .saga import draw_saga
-from .state import plot_state
-from .timeline import timeline
+from ..lazy import lazy_exports
 
-__all__ = [
-    "flow_graph",
-    "draw_flow",
-    "flow_layout",
-    "flow_figsize",
-    "node_id",
-    "find_node",
-    "edge_for",
-    "timeline",
-    "plot_state",
-    "draw_saga",
-]
+# Public name -> the module of this package that defines it (imported on first use).
+_EXPORTS = {
+    "flow_graph": "flow",
+    "draw_flow": "flow",
+    "flow_layout": "flow",
+    "flow_figsize": "flow",
+    "node_id": "flow",
+    "find_node": "flow",
+    "edge_for": "flow",
+    "timeline": "timeline",
+    "plot_state": "state",
+    "draw_saga": "saga",
+    "ReplayPlayer": "widgets",
+}
+
+__all__ = list(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(
+    __name__, _EXPORTS, globals(), submodules=("flow", "timeline", "state", "saga", "widgets")
+)

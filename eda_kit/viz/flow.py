@@ -37,8 +37,9 @@ from typing import Any
 
 import networkx as nx
 
+from ..errors import InvalidType, InvalidValue, NodeNotFound
 from ..trace import Tracer, TraceRecord
-from . import _style
+from . import theme
 
 __all__ = [
     "flow_graph",
@@ -76,8 +77,8 @@ _QUIET = ("sent", "delivered", "started", "done")
 
 def node_id(kind: str, name: str) -> str:
     """The id of a node in a flow graph: ``node_id("producer", "Shop") == "producer:Shop"``."""
-    if kind not in _style.KINDS:
-        raise ValueError(f"unknown node kind {kind!r}; expected one of {list(_style.KINDS)}")
+    if kind not in theme.KINDS:
+        raise InvalidValue(f"unknown node kind {kind!r}; expected one of {list(theme.KINDS)}")
     return f"{kind}:{name}"
 
 
@@ -90,12 +91,12 @@ def edge_for(record: TraceRecord) -> tuple[str, str]:
     return node_id("event", record.event), node_id("consumer", record.target)
 
 
-def _records(trace: Tracer | Iterable[TraceRecord]) -> list[TraceRecord]:
+def trace_records(trace: Tracer | Iterable[TraceRecord]) -> list[TraceRecord]:
     """The steps of a Tracer or of a list of TraceRecords, checked."""
     records = trace.records if isinstance(trace, Tracer) else list(trace)
     for i, record in enumerate(records):
         if not isinstance(record, TraceRecord):
-            raise TypeError(
+            raise InvalidType(
                 f"trace item {i} is a {type(record).__name__}, not a TraceRecord "
                 "(pass a Tracer or a list of its records)"
             )
@@ -130,7 +131,7 @@ def flow_graph(trace: Tracer | Iterable[TraceRecord]) -> nx.DiGraph:
             )
         return graph.edges[u, v]
 
-    for record in _records(trace):
+    for record in trace_records(trace):
         seq = record.seq
         producer = add_node("producer", record.source, seq)
         event = add_node("event", record.event, seq)
@@ -161,8 +162,8 @@ def find_node(graph: nx.DiGraph, label: str, kind: str | None = None) -> str:
     Raises ``KeyError`` when no node has that label, and ``ValueError`` when several do
     (a producer and an event named alike): then pass ``kind=``.
     """
-    if kind is not None and kind not in _style.KINDS:
-        raise ValueError(f"unknown node kind {kind!r}; expected one of {list(_style.KINDS)}")
+    if kind is not None and kind not in theme.KINDS:
+        raise InvalidValue(f"unknown node kind {kind!r}; expected one of {list(theme.KINDS)}")
     matches = [
         n
         for n, d in graph.nodes(data=True)
@@ -170,27 +171,27 @@ def find_node(graph: nx.DiGraph, label: str, kind: str | None = None) -> str:
     ]
     if not matches:
         where = f" of kind {kind!r}" if kind else ""
-        raise KeyError(f"no node{where} labelled {label!r} in the graph")
+        raise NodeNotFound(f"no node{where} labelled {label!r} in the graph")
     if len(matches) > 1:
-        raise ValueError(
+        raise InvalidValue(
             f"label {label!r} names {len(matches)} nodes ({', '.join(map(repr, matches))}); "
             "pass kind='producer', 'event', 'consumer' or 'dead_letter'"
         )
     return matches[0]
 
 
-def _as_graph(graph_or_trace: Any) -> nx.DiGraph:
+def as_graph(graph_or_trace: Any) -> nx.DiGraph:
     if isinstance(graph_or_trace, nx.DiGraph):
         for node, data in graph_or_trace.nodes(data=True):
-            if data.get("kind") not in _style.KINDS:
-                raise ValueError(
+            if data.get("kind") not in theme.KINDS:
+                raise InvalidValue(
                     f"node {node!r} has kind {data.get('kind')!r}; draw_flow draws graphs made "
                     "by flow_graph (node kinds producer, event, consumer, dead_letter)"
                 )
         return _with_defaults(graph_or_trace)
     if isinstance(graph_or_trace, (Tracer, list, tuple)):
         return flow_graph(graph_or_trace)
-    raise TypeError(
+    raise InvalidType(
         f"draw_flow needs a flow graph, a Tracer or a list of TraceRecords, "
         f"not {type(graph_or_trace).__name__}"
     )
@@ -223,10 +224,10 @@ _FOOTER = 0.4
 
 def _box_size(label: str) -> tuple[float, float]:
     """Width and height (inches) of a node's box, estimated from its wrapped label."""
-    lines = _style.wrap_label(label).split("\n")
-    pad = 2 * 0.45 * _style.FONT_SIZE / 72
-    width = max(len(line) for line in lines) * 0.6 * _style.FONT_SIZE / 72 + pad
-    return width, len(lines) * 1.25 * _style.FONT_SIZE / 72 + pad
+    lines = theme.wrap_label(label).split("\n")
+    pad = 2 * 0.45 * theme.FONT_SIZE / 72
+    width = max(len(line) for line in lines) * 0.6 * theme.FONT_SIZE / 72 + pad
+    return width, len(lines) * 1.25 * theme.FONT_SIZE / 72 + pad
 
 
 def _pack(desired: list[float], pitch: float) -> list[float]:
@@ -246,7 +247,7 @@ def flow_layout(graph: nx.DiGraph) -> dict[str, tuple[float, float]]:
     with the neighbours they connect to, which keeps arrows short and crossings few.
     """
     data = graph.nodes
-    kinds = [k for k in _style.KINDS if any(d["kind"] == k for _, d in data(data=True))]
+    kinds = [k for k in theme.KINDS if any(d["kind"] == k for _, d in data(data=True))]
     column = {k: [n for n, d in data(data=True) if d["kind"] == k] for k in kinds}
     sizes = {n: _box_size(str(d["label"])) for n, d in data(data=True)}
     pitch = max((h for _, h in sizes.values()), default=0.0) + _ROW_GAP
@@ -280,7 +281,7 @@ def flow_layout(graph: nx.DiGraph) -> dict[str, tuple[float, float]]:
     if "dead_letter" in column:
         level_with("dead_letter", graph.predecessors)
 
-    x = {}
+    x: dict[str, float] = {}
     right = 0.0
     for kind in kinds:
         half = max(sizes[n][0] for n in column[kind]) / 2
@@ -292,7 +293,7 @@ def flow_layout(graph: nx.DiGraph) -> dict[str, tuple[float, float]]:
 def flow_figsize(graph: nx.DiGraph) -> tuple[float, float]:
     """The natural figure size (inches) of ``draw_flow(graph)``: text at its true size."""
     left, right, bottom, top = _extent(graph, flow_layout(graph))
-    return _style.round_size(right - left, top - bottom)
+    return theme.round_size(right - left, top - bottom)
 
 
 def _extent(graph: nx.DiGraph, pos: dict[str, tuple[float, float]]) -> tuple[float, ...]:
@@ -327,7 +328,7 @@ def _edge_label(data: dict[str, Any]) -> str:
     return ", ".join([f"{quiet} ok"] * bool(quiet) + problems)
 
 
-def _resolve_highlight(graph: nx.DiGraph, highlight: Any) -> tuple[set[str], set[tuple]]:
+def resolve_highlight(graph: nx.DiGraph, highlight: Any) -> tuple[set[str], set[tuple]]:
     """Turn ``highlight`` (node id, label, edge, TraceRecord) into nodes and edges to mark."""
     if highlight is None:
         return set(), set()
@@ -337,18 +338,18 @@ def _resolve_highlight(graph: nx.DiGraph, highlight: Any) -> tuple[set[str], set
             return ref
         if isinstance(ref, str):
             return find_node(graph, ref)
-        raise ValueError(f"highlight: {ref!r} is not a node of this graph")
+        raise InvalidValue(f"highlight: {ref!r} is not a node of this graph")
 
     if isinstance(highlight, TraceRecord):
         highlight = edge_for(highlight)
     if isinstance(highlight, tuple) and len(highlight) == 2:
         u, v = node(highlight[0]), node(highlight[1])
         if not graph.has_edge(u, v):
-            raise ValueError(f"highlight: the graph has no edge {u!r} -> {v!r}")
+            raise InvalidValue(f"highlight: the graph has no edge {u!r} -> {v!r}")
         return {u, v}, {(u, v)}
     if isinstance(highlight, str):
         return {node(highlight)}, set()
-    raise TypeError(
+    raise InvalidType(
         "highlight must be a node id or label, an edge (u, v) or a TraceRecord, "
         f"not {type(highlight).__name__}"
     )
@@ -376,15 +377,15 @@ def draw_flow(
     from matplotlib.lines import Line2D
     from matplotlib.patches import FancyArrowPatch
 
-    graph = _as_graph(graph_or_trace)
-    marked_nodes, marked_edges = _resolve_highlight(graph, highlight)
+    graph = as_graph(graph_or_trace)
+    marked_nodes, marked_edges = resolve_highlight(graph, highlight)
     pos = flow_layout(graph)
     left, right, bottom, top = _extent(graph, pos)
     if title:
         top += 0.35
     if ax is None:
-        width, height = _style.round_size(right - left, top - bottom)
-        ax = _style.new_axes((width, height), fill=True)
+        width, height = theme.round_size(right - left, top - bottom)
+        ax = theme.new_axes((width, height), fill=True)
     ax.set_axis_off()
     ax.set_xlim(left, right)
     ax.set_ylim(bottom, top)
@@ -396,7 +397,7 @@ def draw_flow(
             title,
             ha="center",
             va="top",
-            fontsize=_style.FONT_SIZE + 1,
+            fontsize=theme.FONT_SIZE + 1,
             fontweight="bold",
         )
     if graph.number_of_nodes() == 0:
@@ -407,24 +408,24 @@ def draw_flow(
             ha="center",
             va="center",
             color="#777777",
-            fontsize=_style.FONT_SIZE,
+            fontsize=theme.FONT_SIZE,
         )
         return ax
 
     heading_y = (
         max(y + _box_size(str(graph.nodes[n]["label"]))[1] / 2 for n, (_, y) in pos.items()) + 0.1
     )
-    for kind in _style.KINDS:  # column headings
+    for kind in theme.KINDS:  # column headings
         xs = {pos[n][0] for n, d in graph.nodes(data=True) if d["kind"] == kind}
         if xs:
             ax.text(
                 xs.pop(),
                 heading_y,
-                _style.COLUMN_TITLE[kind],
+                theme.COLUMN_TITLE[kind],
                 ha="center",
                 va="bottom",
                 color="#777777",
-                fontsize=_style.SMALL_FONT,
+                fontsize=theme.SMALL_FONT,
                 style="italic",
             )
 
@@ -433,35 +434,35 @@ def draw_flow(
         marked = node in marked_nodes
         boxes[node] = ax.text(
             *pos[node],
-            _style.wrap_label(str(data["label"])),
+            theme.wrap_label(str(data["label"])),
             ha="center",
             va="center",
-            fontsize=_style.FONT_SIZE,
+            fontsize=theme.FONT_SIZE,
             zorder=3,
             bbox={
                 "boxstyle": "round,pad=0.45",
-                "facecolor": _style.NODE_FILL[data["kind"]],
-                "edgecolor": _style.HIGHLIGHT if marked else _style.NODE_EDGE,
+                "facecolor": theme.NODE_FILL[data["kind"]],
+                "edgecolor": theme.HIGHLIGHT if marked else theme.NODE_EDGE,
                 "linewidth": 2.8 if marked else 1.0,
             },
         )
 
-    used: dict[tuple[str, str], list[str]] = {}
+    used: dict[tuple[str, Any], list[str]] = {}  # (colour, matplotlib line style) -> words
     for u, v, data in graph.edges(data=True):
         marked = (u, v) in marked_edges
-        worst = _style.worst_outcome(data["outcomes"])
-        color, linestyle = _style.style_of(worst)
+        worst = theme.worst_outcome(data["outcomes"])
+        color, linestyle = theme.style_of(worst)
         if worst is not None and worst not in _QUIET:
             words = used.setdefault((color, linestyle), [])
             words.extend(
                 o.replace("_", "-")
                 for o in data["outcomes"]
                 if o not in _QUIET
-                and _style.style_of(o) == (color, linestyle)
+                and theme.style_of(o) == (color, linestyle)
                 and o.replace("_", "-") not in words
             )
         if marked:
-            color, linestyle = _style.HIGHLIGHT, "solid"
+            color, linestyle = theme.HIGHLIGHT, "solid"
         width = 3.2 if marked else 1.2 + 0.5 * min(data["count"], 9) ** 0.5
         ax.add_patch(
             FancyArrowPatch(
@@ -491,7 +492,7 @@ def draw_flow(
             fan = sorted(graph.successors(u), key=lambda n: -pos[n][1])
             along = 0.5 if len(fan) == 1 else 0.22 + 0.5 * fan.index(v) / (len(fan) - 1)
             x = gap_start + (gap_end - gap_start) * along
-            half = len(label) * 0.28 * _style.SMALL_FONT / 72  # about half the label's width
+            half = len(label) * 0.28 * theme.SMALL_FONT / 72  # about half the label's width
             if gap_end - gap_start > 2 * half + 0.1:  # keep the label clear of both boxes
                 x = min(max(x, gap_start + half + 0.05), gap_end - half - 0.05)
             else:  # a long label: centred between the boxes is the best we can do
@@ -503,7 +504,7 @@ def draw_flow(
                 label,
                 ha="center",
                 va="bottom",
-                fontsize=_style.SMALL_FONT,
+                fontsize=theme.SMALL_FONT,
                 color=color,
                 zorder=6,
                 fontweight="bold" if marked else "normal",
@@ -520,14 +521,14 @@ def draw_flow(
         for (c, ls), words in used.items()
     ]
     if marked_edges or marked_nodes:
-        legend.append(Line2D([], [], color=_style.HIGHLIGHT, linewidth=3, label="highlighted"))
+        legend.append(Line2D([], [], color=theme.HIGHLIGHT, linewidth=3, label="highlighted"))
     if legend:
         ax.legend(
             handles=legend,
             loc="lower center",
             ncols=len(legend),
             frameon=False,
-            fontsize=_style.SMALL_FONT,
+            fontsize=theme.SMALL_FONT,
             handlelength=2.2,
             borderaxespad=0.1,
         )

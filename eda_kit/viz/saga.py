@@ -21,12 +21,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import _style
+from ..errors import InvalidType
+from . import theme
 
 __all__ = ["draw_saga", "step_states"]
 
 #: How each final state of a step is drawn: (fill, edge colour, line style, label).
-STATE_STYLE = {
+STATE_STYLE: dict[str, tuple[str, str, Any, str]] = {
     "done": ("#d9ead3", "#38761d", "solid", "done"),
     "failed": ("#f4cccc", "#d62728", "solid", "failed"),
     "compensated": ("#e8dcf0", "#7b3fa0", "solid", "compensated"),
@@ -50,7 +51,7 @@ def step_states(result: Any) -> dict[str, str]:
 def draw_saga(result: Any, ax: Any = None) -> Any:
     """Draw a :class:`~eda_kit.saga.SagaResult`; return the matplotlib ``Axes``."""
     if not hasattr(result, "history") or not hasattr(result, "steps"):
-        raise TypeError(
+        raise InvalidType(
             f"draw_saga needs a SagaResult (from saga.run), not {type(result).__name__}"
         )
     from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Patch
@@ -62,7 +63,7 @@ def draw_saga(result: Any, ax: Any = None) -> Any:
         if outcome == "retried":
             retries[name] += 1
     if ax is None:
-        ax = _style.new_axes((max(6.0, 2.2 * len(steps) + 0.6), 3.3))
+        ax = theme.new_axes((max(6.0, 2.2 * len(steps) + 0.6), 3.3))
     pitch = WIDTH + GAP
     centre = {name: i * pitch for i, name in enumerate(steps)}
 
@@ -82,8 +83,8 @@ def draw_saga(result: Any, ax: Any = None) -> Any:
                 zorder=2,
             )
         )
-        text = _style.wrap_label(name, 18)
-        ax.text(x, 0.08, text, ha="center", va="center", fontsize=_style.FONT_SIZE, zorder=3)
+        text = theme.wrap_label(name, 18)
+        ax.text(x, 0.08, text, ha="center", va="center", fontsize=theme.FONT_SIZE, zorder=3)
         note = STATE_STYLE[states[name]][3]
         if retries[name]:
             note += f", {retries[name]} retr{'y' if retries[name] == 1 else 'ies'}"
@@ -93,7 +94,7 @@ def draw_saga(result: Any, ax: Any = None) -> Any:
             note,
             ha="center",
             va="center",
-            fontsize=_style.SMALL_FONT,
+            fontsize=theme.SMALL_FONT,
             color="#333333",
             zorder=3,
         )
@@ -147,7 +148,7 @@ def draw_saga(result: Any, ax: Any = None) -> Any:
                 f"undo {number}",
                 ha="center",
                 va="center",
-                fontsize=_style.SMALL_FONT,
+                fontsize=theme.SMALL_FONT,
                 color=colour,
                 bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none"},
                 zorder=4,
@@ -161,7 +162,7 @@ def draw_saga(result: Any, ax: Any = None) -> Any:
     ax.set_aspect("equal")
     ax.axis("off")
     ax.set_title(
-        f"saga {result.name!r} ({result.saga_id}): {result.status}", fontsize=_style.FONT_SIZE + 1
+        f"saga {result.name!r} ({result.saga_id}): {result.status}", fontsize=theme.FONT_SIZE + 1
     )
     shown = [s for s in STATE_STYLE if s in states.values()]
     ax.legend(
@@ -178,6 +179,6 @@ def draw_saga(result: Any, ax: Any = None) -> Any:
         bbox_to_anchor=(0.5, -0.02),
         ncol=len(shown),
         frameon=False,
-        fontsize=_style.SMALL_FONT,
+        fontsize=theme.SMALL_FONT,
     )
     return ax

@@ -13,7 +13,8 @@ from collections.abc import Callable, Mapping, Sequence
 from numbers import Real
 from typing import Any
 
-from . import _style
+from ..errors import InvalidType, InvalidValue
+from . import theme
 
 __all__ = ["plot_state"]
 
@@ -53,21 +54,23 @@ def plot_state(
         raw = list(states)
         versions = list(range(len(raw)))
     if not raw:
-        raise ValueError("plot_state needs at least one state (version 0, before any event)")
-    values = []
+        raise InvalidValue("plot_state needs at least one state (version 0, before any event)")
+    values: list[float] = []
     for version, state in zip(versions, raw, strict=True):
         value = _value(state, key)
         if isinstance(value, bool) or not isinstance(value, Real):
-            raise TypeError(
+            raise InvalidType(
                 f"plot_state: the value at version {version} is {value!r} "
                 f"({type(value).__name__}), not a number; pass key= to pick one"
             )
-        values.append(value)
+        values.append(float(value))
     if mark is not None and mark not in versions:
-        raise ValueError(f"mark={mark!r} is not one of the versions {versions[0]}..{versions[-1]}")
+        raise InvalidValue(
+            f"mark={mark!r} is not one of the versions {versions[0]}..{versions[-1]}"
+        )
 
     if ax is None:
-        ax = _style.new_axes((6.4, 3.0))
+        ax = theme.new_axes((6.4, 3.0))
     # a step line: the value holds until the next event changes it (and after the last one)
     ax.step(
         [*versions, versions[-1] + 0.4],
@@ -91,14 +94,14 @@ def plot_state(
                 xytext=(0, -8 if dropped else 7),
                 va="top" if dropped else "bottom",
                 ha="center",
-                fontsize=_style.SMALL_FONT,
+                fontsize=theme.SMALL_FONT,
                 color="#333333",
             )
             previous = value
     if mark is not None:
         value = values[versions.index(mark)]
-        ax.axvline(mark, color=_style.HIGHLIGHT, linestyle=":", linewidth=1.5, zorder=1)
-        ax.plot([mark], [value], "o", color=_style.HIGHLIGHT, markersize=10, zorder=4)
+        ax.axvline(mark, color=theme.HIGHLIGHT, linestyle=":", linewidth=1.5, zorder=1)
+        ax.plot([mark], [value], "o", color=theme.HIGHLIGHT, markersize=10, zorder=4)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("version (events applied)")
     ax.set_ylabel(label)
@@ -108,5 +111,5 @@ def plot_state(
     ax.spines[["top", "right"]].set_visible(False)
     ax.grid(axis="y", color="#eeeeee")
     if title:
-        ax.set_title(title, fontsize=_style.FONT_SIZE + 1)
+        ax.set_title(title, fontsize=theme.FONT_SIZE + 1)
     return ax

@@ -19,9 +19,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from ..errors import InvalidValue
 from ..trace import Tracer, TraceRecord
-from . import _style
-from .flow import DEAD_LETTERS, _records
+from . import theme
+from .flow import DEAD_LETTERS, trace_records
 
 __all__ = ["timeline"]
 
@@ -60,12 +61,12 @@ def timeline(
     from matplotlib.patches import FancyArrowPatch
 
     if max_steps < 1:
-        raise ValueError(f"max_steps must be at least 1, not {max_steps}")
-    records = _records(trace)
+        raise InvalidValue(f"max_steps must be at least 1, not {max_steps}")
+    records = trace_records(trace)
     shown = records[:max_steps]
     lanes = _lanes(shown)
     widths = [
-        max(len(_style.wrap_label(n, 16).split("\n")[0]) * 0.085 + 0.5, _LANE_MIN) for n in lanes
+        max(len(theme.wrap_label(n, 16).split("\n")[0]) * 0.085 + 0.5, _LANE_MIN) for n in lanes
     ]
     x: dict[str, float] = {}
     right = _SEQ
@@ -76,7 +77,7 @@ def timeline(
     top = _HEAD + (0.35 if title else 0.0)
     bottom = -rows * _ROW - 0.2
     if ax is None:
-        ax = _style.new_axes(_style.round_size(max(right + 0.1, 3.0), top - bottom), fill=True)
+        ax = theme.new_axes(theme.round_size(max(right + 0.1, 3.0), top - bottom), fill=True)
     ax.set_axis_off()
     ax.set_xlim(0, max(right + 0.1, 3.0))
     ax.set_ylim(bottom, top)
@@ -88,7 +89,7 @@ def timeline(
             title,
             ha="center",
             va="top",
-            fontsize=_style.FONT_SIZE + 1,
+            fontsize=theme.FONT_SIZE + 1,
             fontweight="bold",
         )
     if not records:
@@ -99,24 +100,24 @@ def timeline(
             ha="center",
             va="center",
             color="#777777",
-            fontsize=_style.FONT_SIZE,
+            fontsize=theme.FONT_SIZE,
         )
         return ax
 
     for lane in lanes:  # titles and lifelines
-        fill = _style.NODE_FILL["dead_letter" if lane == DEAD_LETTERS else "producer"]
+        fill = theme.NODE_FILL["dead_letter" if lane == DEAD_LETTERS else "producer"]
         ax.text(
             x[lane],
             _HEAD / 2,
-            _style.wrap_label(lane, 16),
+            theme.wrap_label(lane, 16),
             ha="center",
             va="center",
-            fontsize=_style.SMALL_FONT + 0.5,
+            fontsize=theme.SMALL_FONT + 0.5,
             zorder=3,
             bbox={
                 "boxstyle": "round,pad=0.35",
                 "facecolor": fill,
-                "edgecolor": _style.NODE_EDGE,
+                "edgecolor": theme.NODE_EDGE,
                 "linewidth": 1.0,
             },
         )
@@ -147,7 +148,7 @@ def timeline(
 
     for i, record in enumerate(shown):
         y = -(i + 0.6) * _ROW
-        color, linestyle = _style.style_of(record.outcome)
+        color, linestyle = theme.style_of(record.outcome)
         ax.text(
             _SEQ - 0.1,
             y,
@@ -155,7 +156,7 @@ def timeline(
             ha="right",
             va="center",
             color="#888888",
-            fontsize=_style.SMALL_FONT,
+            fontsize=theme.SMALL_FONT,
         )
         source = x[record.source]
         if record.target is None:  # a send: a dot on the sender's lane
@@ -169,7 +170,7 @@ def timeline(
                 ha="right" if last else "left",
                 va="center",
                 color=color,
-                fontsize=_style.SMALL_FONT,
+                fontsize=theme.SMALL_FONT,
                 style="italic",
             )
             continue
@@ -190,7 +191,7 @@ def timeline(
             ha="center",
             va="bottom",
             color=color,
-            fontsize=_style.SMALL_FONT,
+            fontsize=theme.SMALL_FONT,
             bbox={
                 "boxstyle": "round,pad=0.08",
                 "facecolor": "white",
@@ -209,7 +210,7 @@ def timeline(
                     ha="center",
                     va="top",
                     color=color,
-                    fontsize=_style.SMALL_FONT - 1,
+                    fontsize=theme.SMALL_FONT - 1,
                     style="italic",
                     zorder=5,
                 )
@@ -221,6 +222,6 @@ def timeline(
             ha="center",
             va="center",
             color="#777777",
-            fontsize=_style.SMALL_FONT,
+            fontsize=theme.SMALL_FONT,
         )
     return ax

@@ -1,0 +1,228 @@
+"""Everything eda_kit raises on purpose, in one family: catch ``EdaKitError`` to catch them all.
+
+Each error names what went wrong and, where there is one, the usual fix. Where a standard
+Python error already means the same thing, it is a second base class, so code that catches
+``ValueError``, ``TypeError``, ``LookupError`` or ``TimeoutError`` keeps working::
+
+    EdaKitError
+    ├── InvalidValue (ValueError)            an argument the kit refuses: "stream id must be ..."
+    │   └── StoreClosed                      the store was closed; open a new one
+    ├── InvalidType (TypeError)              an argument of the wrong type
+    │   └── NotJSON                          a payload that is not JSON, with its key path
+    ├── WrongExpectedVersion                 optimistic concurrency: someone wrote first
+    ├── StorageError                         the database failed; names the file or stream
+    │   └── StoreLocked (TimeoutError)       another process held the write lock too long
+    ├── AggregateNotFound (LookupError)      no events for that aggregate id
+    ├── SagaNotFound (LookupError)           no log for that saga id
+    ├── NodeNotFound (KeyError)              a drawing has no node with that label
+    ├── UnknownCommand, UnknownQuery (LookupError)
+    ├── ProjectionStalled (RuntimeError)     a projection's handler failed; it stopped there
+    ├── StepTimeout (TimeoutError)           a saga step ran past its deadline
+    ├── AlreadyRunning (RuntimeError)        start() on something already started
+    ├── NoEventLoop (RuntimeError)           a coroutine listener with no asyncio loop to run on
+    ├── InjectedFault                        a failure injected on purpose (notebooks, tests)
+    └── UnhandledErrorEvent                  emit("error", value) with nobody listening
+
+Two things are deliberately *not* in the family. ``SimulatedCrash`` (``eda_kit.saga.faults``)
+stands for the process dying, so it derives from ``BaseException`` like ``KeyboardInterrupt``:
+``except Exception`` must not be able to "survive" it. ``MaxListenersExceededWarning`` is a
+warning, not an error.
+
+Two helpers give every module the same words for the same things: :func:`describe_error` (an
+exception as one line of text, for logs, traces and dead letters) and
+:func:`eda_kit.trace.handler_name` (how a handler is named).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .events import RecordedEvent
+
+__all__ = [
+    "EdaKitError",
+    "InvalidValue",
+    "InvalidType",
+    "NotJSON",
+    "StoreClosed",
+    "WrongExpectedVersion",
+    "StorageError",
+    "StoreLocked",
+    "AggregateNotFound",
+    "SagaNotFound",
+    "NodeNotFound",
+    "UnknownCommand",
+    "UnknownQuery",
+    "ProjectionStalled",
+    "StepTimeout",
+    "AlreadyRunning",
+    "NoEventLoop",
+    "InjectedFault",
+    "UnhandledErrorEvent",
+    "describe_error",
+]
+
+
+def describe_error(error: BaseException) -> str:
+    """An error as one line: ``"KeyError: 'sku'"``, or just ``"KeyError"`` when it says nothing.
+
+    >>> describe_error(ValueError("insufficient funds"))
+    'ValueError: insufficient funds'
+    >>> describe_error(ZeroDivisionError())
+    'ZeroDivisionError'
+    """
+    message = str(error)
+    return f"{type(error).__name__}: {message}" if message else type(error).__name__
+
+
+class EdaKitError(Exception):
+    """The root of every error eda_kit raises on purpose."""
+
+
+# --- bad input ---------------------------------------------------------------------------------
+
+
+class InvalidValue(EdaKitError, ValueError):
+    """An argument the kit refuses (an empty name, a negative count, a malformed pattern)."""
+
+
+class InvalidType(EdaKitError, TypeError):
+    """An argument of the wrong type (a dict where an ``Event`` belongs, a str for a number)."""
+
+
+class NotJSON(InvalidType):
+    """A payload that is not JSON. The message names the place: ``data['items'][2]['price']``."""
+
+
+class StoreClosed(InvalidValue):
+    """The store (or subscription) was closed; nothing more can be read or written through it."""
+
+
+# --- the event store ----------------------------------------------------------------------------
+
+
+def _describe_expected(expected: Any) -> str:
+    name = repr(expected)
+    if name == "NO_STREAM":
+        return "no stream (NO_STREAM)"
+    if name == "STREAM_EXISTS":
+        return "an existing stream (STREAM_EXISTS)"
+    return f"version {expected}"
+
+
+class WrongExpectedVersion(EdaKitError):
+    """The stream is not at the version the writer expected; nothing was written.
+
+    ``stream_id``, ``expected`` and ``actual`` say exactly what happened::
+
+        WrongExpectedVersion: stream 'order-A1': expected version 1, actual 2
+
+    The usual fix: read the stream again (someone else wrote in between), decide whether
+    your change still makes sense, and try again with the new version.
+    """
+
+    def __init__(self, stream_id: str, expected: Any, actual: int) -> None:
+        super().__init__(stream_id, expected, actual)
+        self.stream_id = stream_id
+        self.expected = expected
+        self.actual = actual
+
+    def __str__(self) -> str:
+        return (
+            f"stream {self.stream_id!r}: expected {_describe_expected(self.expected)}, "
+            f"actual {self.actual}"
+        )
+
+
+class StorageError(EdaKitError):
+    """The database under a store failed. The message names the file (and stream, if any).
+
+    The driver's own error (``sqlite3.OperationalError``...) is kept as ``__cause__``.
+    """
+
+
+class StoreLocked(StorageError, TimeoutError):
+    """Another process held the database's write lock for longer than the store's ``timeout``."""
+
+
+# --- looking things up --------------------------------------------------------------------------
+
+
+class AggregateNotFound(EdaKitError, LookupError):
+    """``Repository.get`` found no events for this id: the aggregate was never saved."""
+
+    def __init__(self, aggregate_type: str, aggregate_id: str) -> None:
+        self.aggregate_type = aggregate_type
+        self.aggregate_id = aggregate_id
+        super().__init__(
+            f"no {aggregate_type} with id {aggregate_id!r}: its stream has no events "
+            "(was it ever saved?)"
+        )
+
+
+class SagaNotFound(EdaKitError, LookupError):
+    """``Saga.resume`` found no log for this saga id."""
+
+
+class NodeNotFound(EdaKitError, KeyError):
+    """``viz.find_node`` found no node with that label (and kind) in the graph."""
+
+    def __str__(self) -> str:  # KeyError would show the message in quotes
+        return str(self.args[0]) if self.args else ""
+
+
+class UnknownCommand(EdaKitError, LookupError):
+    """``dispatch`` was given a command type that no handler is registered for."""
+
+
+class UnknownQuery(EdaKitError, LookupError):
+    """``ask`` was given a query type that no handler is registered for."""
+
+
+# --- things that stopped -------------------------------------------------------------------------
+
+
+class ProjectionStalled(EdaKitError, RuntimeError):
+    """A projection's handler raised: the projection stopped at ``event``.
+
+    ``projection`` is the projection's name, ``event`` the event it could not apply, ``error``
+    the exception its handler raised (also chained as ``__cause__``).
+    """
+
+    def __init__(self, projection: str, event: RecordedEvent, error: BaseException) -> None:
+        self.projection = projection
+        self.event = event
+        self.error = error
+        super().__init__(
+            f"projection {projection!r} stalled at position {event.position} "
+            f"({event.type} in stream {event.stream_id!r}): {describe_error(error)}. "
+            "Its position did not move: fix the handler or the data, then call catch_up()."
+        )
+
+
+class StepTimeout(EdaKitError, TimeoutError):
+    """A saga step's attempt ran past its ``timeout``. The action may still be running."""
+
+
+class AlreadyRunning(EdaKitError, RuntimeError):
+    """``start()`` was called on something that is already running (a poller, a relay)."""
+
+
+class NoEventLoop(EdaKitError, RuntimeError):
+    """A listener returned a coroutine, but no asyncio event loop is running to run it on."""
+
+
+class InjectedFault(EdaKitError):
+    """The error an injected failure raises (``eda_kit.saga.faults``)."""
+
+
+class UnhandledErrorEvent(EdaKitError):
+    """``emit("error", value)`` with no "error" listener, where ``value`` is not an exception.
+
+    The emitted value is kept in ``context`` (Node.js calls this ``ERR_UNHANDLED_ERROR``).
+    """
+
+    def __init__(self, context: Any = None) -> None:
+        self.context = context
+        super().__init__(f"Unhandled error. ({context!r})")

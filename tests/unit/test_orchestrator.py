@@ -1,0 +1,358 @@
+"""Unit tests for eda_kit.saga: the orchestrator without a store."""
+
+from __future__ import annotations
+
+import threading
+from decimal import Decimal
+
+import pytest
+
+from eda_kit import Saga, SagaResult, Step, Tracer
+from eda_kit.messaging.idempotency import Deduplicator, idempotency_key
+from eda_kit.saga import FailedStep, SagaContext
+from eda_kit.saga.faults import InjectedFault, SimulatedCrash, inject_faults
+
+ORDER = ["create_order", "reserve_inventory", "charge_payment", "confirm_order"]
+
+
+def order_steps(calls: list[str], *, confirm_compensation: bool = False) -> list[Step]:
+    """Four steps that note each call in ``calls`` and mark the context."""
+
+    def action(name):
+        def run(ctx):
+            calls.append(name)
+            ctx[name] = "done"
+
+        return run
+
+    def undo(name):
+        def run(ctx):
+            calls.append(f"undo {name}")
+            ctx[name] = "undone"
+
+        return run
+
+    steps = [Step(name, action(name), undo(name)) for name in ORDER[:3]]
+    steps.append(
+        Step(
+            "confirm_order",
+            action("confirm_order"),
+            undo("confirm_order") if confirm_compensation else None,
+        )
+    )
+    return steps
+
+
+def test_all_steps_done_in_order():
+    calls: list[str] = []
+    result = Saga("place-order", order_steps(calls)).run({"order_id": "A1"}, saga_id="A1")
+    assert isinstance(result, SagaResult)
+    assert result.status == "completed"
+    assert calls == ORDER
+    assert result.history == [(name, "done") for name in ORDER]
+    assert result.context == {"order_id": "A1", **{name: "done" for name in ORDER}}
+    assert result.saga_id == "A1" and result.errors == [] and result.steps == tuple(ORDER)
+
+
+def test_failure_compensates_completed_steps_newest_first_not_the_failed_one():
+    calls: list[str] = []
+    steps = inject_faults(order_steps(calls), fail="charge_payment")
+    result = Saga("place-order", steps).run({"order_id": "A1"})
+    assert result.status == "compensated"
+    assert calls == [
+        "create_order",
+        "reserve_inventory",
+        "undo reserve_inventory",
+        "undo create_order",
+    ]
+    assert result.history == [
+        ("create_order", "done"),
+        ("reserve_inventory", "done"),
+        ("charge_payment", "failed"),
+        ("reserve_inventory", "compensated"),
+        ("create_order", "compensated"),
+    ]
+    assert result.compensated == ["reserve_inventory", "create_order"]
+    assert result.errors == [
+        FailedStep(
+            "charge_payment",
+            "action",
+            "InjectedFault: injected failure in the action of 'charge_payment' (call 1)",
+        )
+    ]
+    assert result.context["create_order"] == "undone"
+
+
+def test_steps_without_compensation_are_skipped():
+    calls: list[str] = []
+    steps = order_steps(calls)
+    steps = [Step("notify", lambda ctx: calls.append("notify")), *steps]
+    result = Saga("s", inject_faults(steps, fail="charge_payment")).run()
+    assert "undo notify" not in calls
+    assert result.compensated == ["reserve_inventory", "create_order"]
+
+
+def test_first_step_failing_compensates_nothing():
+    calls: list[str] = []
+    result = Saga("s", inject_faults(order_steps(calls), fail=1)).run()
+    assert result.status == "compensated"
+    assert calls == []
+    assert result.history == [("create_order", "failed")]
+
+
+def test_transient_failure_within_retries_is_retried_and_completes():
+    calls: list[str] = []
+    steps = order_steps(calls)
+    steps[1] = Step("reserve_inventory", steps[1].action, steps[1].compensation, retries=2)
+    result = Saga("s", inject_faults(steps, fail={"reserve_inventory": 2})).run()
+    assert result.status == "completed"
+    assert result.attempts("reserve_inventory") == 3
+    assert result.history[1:4] == [("reserve_inventory", "retried")] * 2 + [
+        ("reserve_inventory", "done")
+    ]
+
+
+def test_retries_exhausted_fails_the_step():
+    calls: list[str] = []
+    steps = order_steps(calls)
+    steps[1] = Step("reserve_inventory", steps[1].action, steps[1].compensation, retries=2)
+    result = Saga("s", inject_faults(steps, fail={"reserve_inventory": 3})).run()
+    assert result.status == "compensated"
+    assert result.attempts("reserve_inventory") == 3
+    assert calls == ["create_order", "undo create_order"]
+
+
+def test_compensations_are_retried_twice_by_default():
+    calls: list[str] = []
+    steps = inject_faults(order_steps(calls), fail=3, fail_compensation={"create_order": 2})
+    result = Saga("s", steps).run()
+    assert result.status == "compensated"
+    assert result.history[-3:] == [("create_order", "compensation_retried")] * 2 + [
+        ("create_order", "compensated")
+    ]
+
+
+def test_a_compensation_failing_for_good_does_not_stop_the_others():
+    calls: list[str] = []
+    steps = inject_faults(order_steps(calls), fail=4, fail_compensation="reserve_inventory")
+    result = Saga("s", steps).run()
+    assert result.status == "failed"
+    assert calls[-2:] == ["undo charge_payment", "undo create_order"]
+    assert [e.step for e in result.errors] == ["confirm_order", "reserve_inventory"]
+    assert result.errors[1].phase == "compensation"
+    assert ("reserve_inventory", "compensation_failed") in result.history
+
+
+def test_a_failed_attempt_leaves_no_changes_in_the_context():
+    def half_done(ctx):
+        ctx["charged"] = True
+        raise RuntimeError("card declined")
+
+    result = Saga("s", [Step("charge", half_done, retries=1)]).run({"a": 1})
+    assert result.context == {"a": 1}
+    assert result.attempts("charge") == 2
+
+
+def test_actions_may_return_a_dict_to_merge_or_mutate_or_both():
+    def returns(ctx):
+        return {"x": ctx["start"] + 1}
+
+    def mutates(ctx):
+        ctx["y"] = ctx["x"] * 10
+        return {"z": [1, 2]}
+
+    result = Saga("s", [Step("r", returns), Step("m", mutates)]).run({"start": 1})
+    assert result.context == {"start": 1, "x": 2, "y": 20, "z": [1, 2]}
+
+
+def test_returning_something_else_fails_the_step_with_a_clear_error():
+    result = Saga("s", [Step("bad", lambda ctx: 42)]).run()
+    assert result.status == "compensated"
+    assert "returned int: return None or a dict" in result.errors[0].error
+
+
+def test_non_json_context_is_refused_with_the_key_path():
+    with pytest.raises(TypeError, match=r"context\['price'\]: object of type Decimal"):
+        Saga("s", [Step("a", lambda ctx: None)]).run({"price": Decimal("1.5")})
+    with pytest.raises(TypeError, match="must be a dict"):
+        Saga("s", [Step("a", lambda ctx: None)]).run([1, 2])
+
+
+def test_non_json_value_from_an_action_fails_that_step():
+    steps = [
+        Step("a", lambda ctx: {"ok": 1}, lambda ctx: None),
+        Step("b", lambda ctx: {"when": {1, 2}}),
+    ]
+    result = Saga("s", steps).run()
+    assert result.status == "compensated"
+    assert result.errors[0].step == "b"
+    assert "left a non-JSON value in the context: context['when']" in result.errors[0].error
+
+
+def test_context_the_action_gets_knows_where_it_runs():
+    seen = []
+
+    def action(ctx):
+        assert isinstance(ctx, SagaContext)
+        seen.append((ctx.saga_id, ctx.step, ctx.attempt, ctx.idempotency_key))
+        if ctx.attempt == 1:
+            raise RuntimeError("blip")
+
+    Saga("s", [Step("charge", action, retries=1)]).run(saga_id="A1")
+    assert seen == [("A1", "charge", 1, "A1/charge"), ("A1", "charge", 2, "A1/charge")]
+
+
+def test_step_timeout_counts_as_failure_and_is_retried():
+    release = threading.Event()
+
+    def slow(ctx):
+        if ctx.attempt == 1:
+            release.wait(5)  # overruns the deadline; freed at the end of the test
+            ctx["late"] = True
+        return {"fast": True}
+
+    try:
+        result = Saga("s", [Step("slow", slow, retries=1, timeout=0.05)]).run()
+    finally:
+        release.set()
+    assert result.status == "completed"
+    assert result.history == [("slow", "retried"), ("slow", "done")]
+    assert result.context == {"fast": True}  # the late attempt's change is not kept
+
+
+def test_step_timeout_error_names_the_step():
+    release = threading.Event()
+    try:
+        result = Saga("s", [Step("slow", lambda ctx: release.wait(5), timeout=0.02)]).run()
+    finally:
+        release.set()
+    assert result.errors[0].error.startswith("StepTimeout: step 'slow' took longer than 0.02 s")
+
+
+def test_errors_in_a_timed_step_still_count_as_failures():
+    def boom(ctx):
+        raise KeyError("sku")
+
+    result = Saga("s", [Step("boom", boom, timeout=5)]).run()
+    assert result.errors[0].error == "KeyError: 'sku'"
+
+
+def test_a_crash_is_not_handled_as_a_failure():
+    calls: list[str] = []
+    steps = inject_faults(order_steps(calls), crash_at=2)
+    with pytest.raises(SimulatedCrash):
+        Saga("s", steps).run()
+    assert calls == ["create_order", "reserve_inventory"]  # no compensation ran
+
+
+def test_tracer_records_each_transition():
+    tracer = Tracer()
+    calls: list[str] = []
+    steps = order_steps(calls)[:2]
+    steps[1] = Step("reserve_inventory", steps[1].action, service="InventoryService")
+    Saga("place-order", inject_faults(steps, fail=2), tracer=tracer).run()
+    rows = [(r.source, r.event, r.target, r.outcome) for r in tracer]
+    assert rows == [
+        ("place-order", "create_order", "create_order", "started"),
+        ("place-order", "create_order", "create_order", "done"),
+        ("place-order", "reserve_inventory", "InventoryService", "started"),
+        ("place-order", "reserve_inventory", "InventoryService", "failed"),
+        ("place-order", "create_order", "create_order", "compensated"),
+    ]
+    assert tracer[3].detail.startswith("InjectedFault")
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"name": "", "action": print}, "non-empty name"),
+        ({"name": "a", "action": 3}, "action must be callable"),
+        ({"name": "a", "action": print, "compensation": "undo"}, "compensation must be callable"),
+        ({"name": "a", "action": print, "retries": -1}, "retries must be an int >= 0"),
+        ({"name": "a", "action": print, "retries": 1.5}, "retries must be an int >= 0"),
+        ({"name": "a", "action": print, "timeout": 0}, "timeout must be a positive number"),
+    ],
+)
+def test_bad_steps_are_refused(kwargs, message):
+    with pytest.raises((TypeError, ValueError), match=message):
+        Step(**kwargs)
+
+
+def test_bad_sagas_are_refused():
+    with pytest.raises(ValueError, match="at least one step"):
+        Saga("s", [])
+    with pytest.raises(ValueError, match=r"repeated: \['a'\]"):
+        Saga("s", [Step("a", print), Step("a", print)])
+    with pytest.raises(TypeError, match="expected Step objects"):
+        Saga("s", [print])
+    with pytest.raises(ValueError, match="no store"):
+        Saga("s", [Step("a", print)]).resume("x")
+
+
+def test_inject_faults_refuses_unknown_steps():
+    steps = order_steps([])
+    with pytest.raises(ValueError, match=r"there is no step 5"):
+        inject_faults(steps, fail=5)
+    with pytest.raises(ValueError, match="no step named 'pay'"):
+        inject_faults(steps, fail="pay")
+    with pytest.raises(ValueError, match="has no compensation"):
+        inject_faults(steps, fail_compensation="confirm_order")
+
+
+def test_injected_faults_fail_the_given_number_of_times():
+    steps = inject_faults([Step("a", lambda ctx: {"ok": True})], fail={1: 2})
+    ctx = SagaContext({}, "id", "a", 1)
+    for _ in range(2):
+        with pytest.raises(InjectedFault):
+            steps[0].action(ctx)
+    assert steps[0].action(ctx) == {"ok": True}
+
+
+def test_idempotency_key_and_deduplicator():
+    assert idempotency_key("order-A1", "charge_payment") == "order-A1/charge_payment"
+    with pytest.raises(ValueError, match="saga_id"):
+        idempotency_key("", "x")
+    charges = []
+    payments = Deduplicator()
+
+    def charge(amount):
+        charges.append(amount)
+        return f"receipt-{len(charges)}"
+
+    key = idempotency_key("A1", "charge")
+    assert payments.run_once(key, charge, 30) == "receipt-1"
+    assert payments.run_once(key, charge, 30) == "receipt-1"
+    assert charges == [30] and payments.duplicates == 1 and payments.seen(key)
+
+
+def test_deduplicator_forgets_failed_work():
+    payments = Deduplicator()
+    attempts = []
+
+    def flaky():
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise ConnectionError("timeout")
+        return "ok"
+
+    with pytest.raises(ConnectionError):
+        payments.run_once("k", flaky)
+    assert not payments.seen("k")
+    assert payments.run_once("k", flaky) == "ok"
+
+
+def test_compensations_get_their_own_idempotency_key():
+    keys = []
+
+    def undo(ctx):
+        keys.append((ctx.step, ctx.attempt, ctx.idempotency_key))
+        if ctx.attempt == 1:
+            raise RuntimeError("refund service busy")
+
+    steps = [Step("charge", lambda ctx: None, undo), Step("ship", lambda ctx: None)]
+    result = Saga("s", inject_faults(steps, fail="ship")).run(saga_id="A1")
+    assert result.status == "compensated"
+    assert keys == [
+        ("charge", 1, "A1/charge/compensation"),
+        ("charge", 2, "A1/charge/compensation"),
+    ]

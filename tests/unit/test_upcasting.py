@@ -1,0 +1,219 @@
+"""Upcasting: old event shapes brought up to date on read; stored events never rewritten."""
+
+from __future__ import annotations
+
+import pytest
+from test_design_contract import BankAccount  # the design document's account, verbatim
+
+from eda_kit import (
+    Event,
+    InMemoryEventStore,
+    Repository,
+    SQLiteEventStore,
+)
+from eda_kit.payloads import FrozenDict
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def store(request, tmp_path):
+    if request.param == "memory":
+        store = InMemoryEventStore()
+    else:
+        store = SQLiteEventStore(tmp_path / "bank.db")
+    yield store
+    store.close()
+
+
+class Spy:
+    """Wraps a store and remembers which versions ``read_stream`` was asked for."""
+
+    def __init__(self, store):
+        self._store = store
+        self.reads = []
+
+    def read_stream(self, stream_id, from_version=1, to_version=None):
+        self.reads.append((from_version, to_version))
+        return self._store.read_stream(stream_id, from_version=from_version, to_version=to_version)
+
+    def __getattr__(self, name):
+        return getattr(self._store, name)
+
+
+def opened_account(id="acc-1"):
+    account = BankAccount(id)
+    account.open("asha")
+    account.deposit(500)
+    account.deposit(500)
+    account.withdraw(200)
+    return account
+
+
+# --------------------------------------------------------------------------------------
+# Upcasting
+
+
+def rupees_to_paise(data):
+    """Deposited v1 carried rupees as text; v2 carries paise as an int."""
+    return {"amount": round(float(data["amount"]) * 100)}
+
+
+def old_deposits(store):
+    """What version 1 of the bank wrote: no schema in the metadata, rupees as text."""
+    store.append(
+        "acc-7",
+        [
+            Event("AccountOpened", {"owner": "ravi"}),
+            Event("Deposited", {"amount": "500.00"}),
+            Event("Deposited", {"amount": "12.50"}),
+        ],
+    )
+
+
+def test_old_events_are_upcast_on_read_and_never_rewritten(store):
+    old_deposits(store)
+    repo = Repository(store, BankAccount, upcasters={("Deposited", 1): rupees_to_paise})
+    account = repo.get("acc-7")
+    assert account.balance == 51250  # paise
+    stored = store.read_stream("acc-7")
+    assert [e.data for e in stored][1:] == [{"amount": "500.00"}, {"amount": "12.50"}]
+    assert all("schema" not in e.metadata for e in stored)
+    seen = repo.history("acc-7")
+    assert [e.data for e in seen][1:] == [{"amount": 50000}, {"amount": 1250}]
+    assert [e.metadata.get("schema") for e in seen] == [None, 2, 2]  # only upcast ones change
+    assert [(e.id, e.version, e.position) for e in seen] == [
+        (e.id, e.version, e.position) for e in stored
+    ]
+
+
+def test_new_events_are_stamped_with_the_current_schema_and_not_upcast_again(store):
+    old_deposits(store)
+    repo = Repository(store, BankAccount, upcasters={("Deposited", 1): rupees_to_paise})
+    account = repo.get("acc-7")
+    account.deposit(100)  # today's shape: paise
+    account.withdraw(50)
+    repo.save(account)
+    stored = store.read_stream("acc-7")
+    assert [(e.type, e.metadata.get("schema")) for e in stored[3:]] == [
+        ("Deposited", 2),
+        ("Withdrawn", 1),
+    ]
+    assert repo.get("acc-7").balance == 51250 + 100 - 50
+
+
+def test_upcasters_chain(store):
+    old_deposits(store)
+
+    def add_currency(data):
+        return {**data, "currency": "INR"}
+
+    seen = []
+
+    class Audited(BankAccount):
+        def apply(self, event):
+            seen.append(dict(event.data))
+            super().apply(event)
+
+    repo = Repository(
+        store,
+        Audited,
+        upcasters={
+            ("Deposited", 1): rupees_to_paise,
+            ("Deposited", 2): add_currency,
+        },
+    )
+    assert repo.get("acc-7").balance == 51250
+    assert seen[1] == {"amount": 50000, "currency": "INR"}
+    assert repo.upcasters.current_schema("Deposited") == 3
+
+
+def test_an_event_newer_than_the_code_is_refused(store):
+    store.append("acc-9", Event("Deposited", {"amount": 5}, metadata={"schema": 3}))
+    repo = Repository(store, BankAccount, upcasters={("Deposited", 1): rupees_to_paise})
+    with pytest.raises(ValueError, match="is schema 3, newer than this code knows"):
+        repo.get("acc-9")
+
+
+@pytest.mark.parametrize(
+    ("table", "error", "message"),
+    [
+        ({("Deposited", 2): rupees_to_paise}, ValueError, "must form a chain from schema 1"),
+        ({"Deposited": rupees_to_paise}, ValueError, "must be \\(event type, schema"),
+        ({("Deposited", 0): rupees_to_paise}, ValueError, "must be \\(event type, schema"),
+        ({("", 1): rupees_to_paise}, ValueError, "must be \\(event type, schema"),
+        ({("Deposited", 1): "rupees_to_paise"}, TypeError, "must be a function"),
+        ([("Deposited", 1)], TypeError, "upcasters must be a dict"),
+    ],
+)
+def test_bad_upcaster_tables_are_refused(store, table, error, message):
+    with pytest.raises(error, match=message):
+        Repository(store, BankAccount, upcasters=table)
+
+
+def test_an_upcaster_that_edits_the_stored_event_in_place_is_stopped(store):
+    old_deposits(store)
+
+    def in_place(data):
+        data["amount"] = round(float(data["amount"]) * 100)
+        return data
+
+    repo = Repository(store, BankAccount, upcasters={("Deposited", 1): in_place})
+    with pytest.raises(TypeError, match="read-only") as caught:
+        repo.get("acc-7")
+    assert any("while upcasting" in note and "in_place" in note for note in caught.value.__notes__)
+    assert store.read_stream("acc-7")[1].data == {"amount": "500.00"}
+
+
+@pytest.mark.parametrize(
+    ("upcaster", "message"),
+    [
+        (lambda data: None, "the upcaster returned None"),
+        (lambda data: {"amount": {1, 2}}, "object of type set is not JSON"),
+    ],
+)
+def test_an_upcaster_must_return_new_json_data(store, upcaster, message):
+    old_deposits(store)
+    repo = Repository(store, BankAccount, upcasters={("Deposited", 1): upcaster})
+    with pytest.raises(TypeError, match=message):
+        repo.get("acc-7")
+
+
+def test_upcasting_and_snapshots_together(store):
+    old_deposits(store)
+    repo = Repository(
+        store, BankAccount, snapshot_every=2, upcasters={("Deposited", 1): rupees_to_paise}
+    )
+    account = repo.get("acc-7")
+    account.deposit(50)
+    account.deposit(50)
+    repo.save(account)  # snapshot at 5, taken from the upcast state
+    assert store.load_snapshot("acc-7").state["state"]["balance"] == 51350
+    assert repo.get("acc-7").balance == 51350
+    assert repo.get("acc-7", at_version=2).balance == 50000
+
+
+def test_event_payloads_seen_by_apply_are_read_only(store):
+    repo = Repository(store, BankAccount)
+    repo.save(opened_account())
+    assert all(isinstance(e.data, FrozenDict) for e in repo.history("acc-1"))
+
+
+def test_upcasting_never_changes_what_is_stored_or_its_order(store):
+    """Many old and new events interleaved: apply sees one shape, the store keeps both."""
+    old_and_new = []
+    for i in range(1, 30):
+        if i % 3:
+            old_and_new.append(Event("Deposited", {"amount": f"{i}.{i % 10}0"}))
+        else:
+            old_and_new.append(Event("Deposited", {"amount": i * 100}, metadata={"schema": 2}))
+    store.append("acc-mix", old_and_new)
+    before = [(e.id, e.data, e.metadata) for e in store.read_stream("acc-mix")]
+    repo = Repository(
+        store, BankAccount, snapshot_every=4, upcasters={("Deposited", 1): rupees_to_paise}
+    )
+    expected = sum(
+        round(float(e.data["amount"]) * 100) if "schema" not in e.metadata else e.data["amount"]
+        for e in old_and_new
+    )
+    assert repo.get("acc-mix").balance == expected
+    assert [(e.id, e.data, e.metadata) for e in store.read_stream("acc-mix")] == before
+    assert all(type(e.data["amount"]) is int for e in repo.history("acc-mix"))
