@@ -5,49 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from test_design_contract import BankAccount  # the design document's account, verbatim
+from accounts import BankAccount, opened_account  # the design document's account
 
 from eda_kit import (
     Aggregate,
     Event,
-    InMemoryEventStore,
-    SQLiteEventStore,
 )
-
-
-@pytest.fixture(params=["memory", "sqlite"])
-def store(request, tmp_path):
-    if request.param == "memory":
-        store = InMemoryEventStore()
-    else:
-        store = SQLiteEventStore(tmp_path / "bank.db")
-    yield store
-    store.close()
-
-
-class Spy:
-    """Wraps a store and remembers which versions ``read_stream`` was asked for."""
-
-    def __init__(self, store):
-        self._store = store
-        self.reads = []
-
-    def read_stream(self, stream_id, from_version=1, to_version=None):
-        self.reads.append((from_version, to_version))
-        return self._store.read_stream(stream_id, from_version=from_version, to_version=to_version)
-
-    def __getattr__(self, name):
-        return getattr(self._store, name)
-
-
-def opened_account(id="acc-1"):
-    account = BankAccount(id)
-    account.open("asha")
-    account.deposit(500)
-    account.deposit(500)
-    account.withdraw(200)
-    return account
-
 
 # --------------------------------------------------------------------------------------
 # Aggregate on its own

@@ -9,7 +9,7 @@ import threading
 from datetime import UTC, datetime
 
 import pytest
-from test_design_contract import BankAccount  # the design document's account, verbatim
+from accounts import BankAccount, opened_account  # the design document's account
 
 from eda_kit import (
     Aggregate,
@@ -19,16 +19,6 @@ from eda_kit import (
     SQLiteEventStore,
     WrongExpectedVersion,
 )
-
-
-@pytest.fixture(params=["memory", "sqlite"])
-def store(request, tmp_path):
-    if request.param == "memory":
-        store = InMemoryEventStore()
-    else:
-        store = SQLiteEventStore(tmp_path / "bank.db")
-    yield store
-    store.close()
 
 
 class Spy:
@@ -44,15 +34,6 @@ class Spy:
 
     def __getattr__(self, name):
         return getattr(self._store, name)
-
-
-def opened_account(id="acc-1"):
-    account = BankAccount(id)
-    account.open("asha")
-    account.deposit(500)
-    account.deposit(500)
-    account.withdraw(200)
-    return account
 
 
 # --------------------------------------------------------------------------------------
