@@ -21,12 +21,15 @@ Python error already means the same thing, it is a second base class, so code th
     ├── AlreadyRunning (RuntimeError)        start() on something already started
     ├── NoEventLoop (RuntimeError)           a coroutine listener with no asyncio loop to run on
     ├── InjectedFault                        a failure injected on purpose (notebooks, tests)
-    └── UnhandledErrorEvent                  emit("error", value) with nobody listening
+    ├── UnhandledErrorEvent                  emit("error", value) with nobody listening
+    ├── IdempotencyKeyInUse (RuntimeError)   a call with a key whose first call has not finished
+    ├── IdempotencyKeyMismatch (InvalidValue) a key reused with different arguments
+    └── ReplayedFailure (RuntimeError)       the first call with this key failed: its error, again
 
-Two things are deliberately *not* in the family. ``SimulatedCrash`` (``eda_kit.saga.faults``)
-stands for the process dying, so it derives from ``BaseException`` like ``KeyboardInterrupt``:
-``except Exception`` must not be able to "survive" it. ``MaxListenersExceededWarning`` is a
-warning, not an error.
+Two things are deliberately *not* in the family. :class:`SimulatedCrash` stands for the process
+dying, so it derives from ``BaseException`` like ``KeyboardInterrupt``: ``except Exception``
+must not be able to "survive" it (saga faults and the relay's crash switch raise it).
+``MaxListenersExceededWarning`` is a warning, not an error.
 
 Two helpers give every module the same words for the same things: :func:`describe_error` (an
 exception as one line of text, for logs, traces and dead letters) and
@@ -38,6 +41,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from .events import RecordedEvent
 
 __all__ = [
@@ -60,6 +65,10 @@ __all__ = [
     "NoEventLoop",
     "InjectedFault",
     "UnhandledErrorEvent",
+    "IdempotencyKeyInUse",
+    "IdempotencyKeyMismatch",
+    "ReplayedFailure",
+    "SimulatedCrash",
     "describe_error",
 ]
 
@@ -226,3 +235,93 @@ class UnhandledErrorEvent(EdaKitError):
     def __init__(self, context: Any = None) -> None:
         self.context = context
         super().__init__(f"Unhandled error. ({context!r})")
+
+
+# --- idempotency (eda_kit.messaging.idempotency) -----------------------------------------------
+
+
+def _when(moment: datetime) -> str:
+    return f"{moment:%Y-%m-%d %H:%M:%S} UTC"
+
+
+class IdempotencyKeyInUse(EdaKitError, RuntimeError):
+    """A call with an idempotency key whose first call has not finished: nothing was run.
+
+    ``key``, ``owner`` (who claimed it), ``since`` (when) and ``expires_at`` say exactly what
+    holds it. The first call is still running, or its worker died mid-work: then nobody can
+    know whether the work happened, so the claim holds until the key expires (or until someone
+    who checked the outside world calls ``release(key)``). Retry later with the same key, or
+    pass ``wait=`` seconds to wait for the first call's outcome.
+    """
+
+    def __init__(self, key: str, owner: str, since: datetime, expires_at: datetime) -> None:
+        super().__init__(key, owner, since, expires_at)
+        self.key = key
+        self.owner = owner
+        self.since = since
+        self.expires_at = expires_at
+
+    def __str__(self) -> str:
+        return (
+            f"idempotency key {self.key!r} is in use: claimed by {self.owner!r} since "
+            f"{_when(self.since)} and not finished (still running, or its worker died; the "
+            f"claim holds until the key expires at {_when(self.expires_at)}). Nothing was run."
+        )
+
+
+class IdempotencyKeyMismatch(InvalidValue):
+    """An idempotency key reused with a different request: refused, nothing was run.
+
+    A key names *one* piece of work. Sending it again with other arguments is almost always a
+    bug (a key derived from the wrong thing, or reused for a new request), so, like Stripe,
+    the store refuses instead of replaying an answer to a question that was not asked.
+    """
+
+    def __init__(self, key: str, first: str, now: str) -> None:
+        super().__init__(key, first, now)
+        self.key = key
+        self.first = first
+        self.now = now
+
+    def __str__(self) -> str:
+        return (
+            f"idempotency key {self.key!r} was first used with another request: "
+            f"first {self.first}, now {self.now}. A key names one piece of work: use a new "
+            "key for a new request."
+        )
+
+
+class ReplayedFailure(EdaKitError, RuntimeError):
+    """The first call with this idempotency key failed; this is its recorded outcome, again.
+
+    The first outcome is final, error or not (Stripe's rule, 500s included): a retry with the
+    same key gets the same answer and runs nothing. ``key``, ``error_type`` and
+    ``error_message`` describe the first failure. To really try again, use a new key.
+    """
+
+    def __init__(self, key: str, error_type: str, error_message: str) -> None:
+        super().__init__(key, error_type, error_message)
+        self.key = key
+        self.error_type = error_type
+        self.error_message = error_message
+
+    def __str__(self) -> str:
+        first = (
+            f"{self.error_type}: {self.error_message}" if self.error_message else self.error_type
+        )
+        return (
+            f"the first call with idempotency key {self.key!r} failed ({first}); that outcome "
+            "is recorded and replayed, nothing was run again. Use a new key to try again."
+        )
+
+
+# --- outside the family on purpose ---------------------------------------------------------------
+
+
+class SimulatedCrash(BaseException):  # noqa: N818 - a crash, not an error to handle
+    """The process "died" here. A ``BaseException``, so ``except Exception`` does not catch it.
+
+    Raised by saga fault injection (``crash_at=``) and by the relay's and inbox's crash
+    switches: in a notebook the kernel survives, but the code stops exactly where a dying
+    process would. Tests do the real thing (``kill -9`` on a child process).
+    """

@@ -27,7 +27,7 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..errors import InjectedFault, InvalidType, InvalidValue
+from ..errors import InjectedFault, InvalidType, InvalidValue, SimulatedCrash
 from .orchestrator import SagaContext, Step
 
 __all__ = ["inject_faults", "InjectedFault", "SimulatedCrash", "CRASH_EXIT_CODE"]
@@ -37,10 +37,6 @@ CRASH_EXIT_CODE = 70
 
 StepRef = int | str
 FaultSpec = StepRef | Mapping[StepRef, "int | None"] | None
-
-
-class SimulatedCrash(BaseException):  # noqa: N818 - a crash, not an error to handle
-    """The process 'died' here. A BaseException, so ``except Exception`` does not catch it."""
 
 
 def inject_faults(

@@ -325,22 +325,6 @@ def test_idempotency_key_and_deduplicator():
     assert charges == [30] and payments.duplicates == 1 and payments.seen(key)
 
 
-def test_deduplicator_forgets_failed_work():
-    payments = Deduplicator()
-    attempts = []
-
-    def flaky():
-        attempts.append(1)
-        if len(attempts) == 1:
-            raise ConnectionError("timeout")
-        return "ok"
-
-    with pytest.raises(ConnectionError):
-        payments.run_once("k", flaky)
-    assert not payments.seen("k")
-    assert payments.run_once("k", flaky) == "ok"
-
-
 def test_compensations_get_their_own_idempotency_key():
     keys = []
 
