@@ -21,7 +21,7 @@ CORE := eda_kit/events.py eda_kit/payloads.py eda_kit/clock.py eda_kit/trace.py 
 NBVAL := -p tests.notebooks.nbval_history --nbval --nbval-current-env \
 	--nbval-sanitize-with tests/notebooks/nbval_sanitize.cfg
 
-.PHONY: help setup lab test unit doctest lint format typecheck nbval notebooks e2e bench clean
+.PHONY: help setup lab test unit doctest lint format typecheck nbval notebooks e2e bench mutants clean
 
 help:
 	@echo "make lab        set up .venv and open the course in JupyterLab"
@@ -33,6 +33,7 @@ help:
 	@echo "make notebooks  re-execute every notebook in a fresh kernel and save the outputs"
 	@echo "make lint       ruff (lint and format check); make format rewrites the files"
 	@echo "make typecheck  mypy over eda_kit"
+	@echo "make mutants    the kill rate of every exercise checker against mutants of its reference"
 
 setup: $(STAMP)
 
@@ -84,6 +85,9 @@ e2e: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
+
+mutants: $(TEST_STAMP)
+	$(BIN)/python -m eda_kit.exercises.mutation $(EXERCISES)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache build *.egg-info
