@@ -21,10 +21,13 @@ Python error already means the same thing, it is a second base class, so code th
     ├── AlreadyRunning (RuntimeError)        start() on something already started
     ├── NoEventLoop (RuntimeError)           a coroutine listener with no asyncio loop to run on
     ├── InjectedFault                        a failure injected on purpose (notebooks, tests)
+    │   └── ResponseLost (ConnectionError)   a fake service did the work, the answer got lost
     ├── UnhandledErrorEvent                  emit("error", value) with nobody listening
     ├── IdempotencyKeyInUse (RuntimeError)   a call with a key whose first call has not finished
     ├── IdempotencyKeyMismatch (InvalidValue) a key reused with different arguments
-    └── ReplayedFailure (RuntimeError)       the first call with this key failed: its error, again
+    ├── ReplayedFailure (RuntimeError)       the first call with this key failed: its error, again
+    ├── RelayStalled (RuntimeError)          an outbox relay could not publish; it stopped there
+    └── PaymentDeclined                      the fake payment provider refused a charge
 
 Two things are deliberately *not* in the family. :class:`SimulatedCrash` stands for the process
 dying, so it derives from ``BaseException`` like ``KeyboardInterrupt``: ``except Exception``
@@ -68,6 +71,9 @@ __all__ = [
     "IdempotencyKeyInUse",
     "IdempotencyKeyMismatch",
     "ReplayedFailure",
+    "RelayStalled",
+    "PaymentDeclined",
+    "ResponseLost",
     "SimulatedCrash",
     "describe_error",
 ]
@@ -226,6 +232,14 @@ class InjectedFault(EdaKitError):
     """The error an injected failure raises (``eda_kit.saga.faults``)."""
 
 
+class ResponseLost(InjectedFault, ConnectionError):
+    """A (fake) remote service did the work, then its answer was lost on the way back.
+
+    The caller cannot tell this from "the request never arrived": the outcome is unknown.
+    Retrying with the same idempotency key is the safe way to find out.
+    """
+
+
 class UnhandledErrorEvent(EdaKitError):
     """``emit("error", value)`` with no "error" listener, where ``value`` is not an exception.
 
@@ -313,6 +327,28 @@ class ReplayedFailure(EdaKitError, RuntimeError):
             f"the first call with idempotency key {self.key!r} failed ({first}); that outcome "
             "is recorded and replayed, nothing was run again. Use a new key to try again."
         )
+
+
+class RelayStalled(EdaKitError, RuntimeError):
+    """An outbox relay's publish failed: the relay stopped at ``event``, position unmoved.
+
+    Nothing is skipped: the next ``run()`` publishes the same event first (per-stream order is
+    kept by never publishing past a failure). The target's error is ``__cause__``.
+    """
+
+    def __init__(self, relay: str, event: RecordedEvent, error: BaseException) -> None:
+        self.relay = relay
+        self.event = event
+        self.error = error
+        super().__init__(
+            f"relay {relay!r} could not publish position {event.position} ({event.type} in "
+            f"stream {event.stream_id!r}): {describe_error(error)}. Its position did not "
+            "move: the next run() publishes this event first."
+        )
+
+
+class PaymentDeclined(EdaKitError):
+    """The fake payment provider (``eda_kit.messaging.provider``) declined a charge."""
 
 
 # --- outside the family on purpose ---------------------------------------------------------------

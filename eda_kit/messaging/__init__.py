@@ -4,9 +4,14 @@ idempotency         idempotency keys; IdempotencyStore: claim first, one runner,
                     outcome replayed, same key same request, keys expire (in memory)
 idempotency_sqlite  SQLiteIdempotencyStore: the same rules in a file, shared by processes,
                     with a transactional form (key and local change in one commit)
+relay               the outbox relay: the store's events published at least once, in order
+inbox               each message handled once, atomically with the handler's change
+provider            FakePaymentProvider: a remote service that honours idempotency keys
+crash               CrashSwitch: make the relay or the inbox die at a named point
 sqlite_db           opening a service's SQLite file for these tables, errors naming the file
 """
 
+from .crash import CrashSwitch
 from .idempotency import (
     Deduplicator,
     IdempotencyRecord,
@@ -15,6 +20,9 @@ from .idempotency import (
     idempotency_key,
 )
 from .idempotency_sqlite import SQLiteIdempotencyStore
+from .inbox import INBOX_CRASH_POINTS, Inbox, InMemoryInbox, SQLiteInbox
+from .provider import Charge, FakePaymentProvider
+from .relay import RELAY_CRASH_POINTS, OutboxSource, Publisher, Relay
 
 __all__ = [
     "idempotency_key",
@@ -23,4 +31,15 @@ __all__ = [
     "InMemoryIdempotencyStore",
     "SQLiteIdempotencyStore",
     "Deduplicator",
+    "Relay",
+    "RELAY_CRASH_POINTS",
+    "Publisher",
+    "OutboxSource",
+    "Inbox",
+    "InMemoryInbox",
+    "SQLiteInbox",
+    "INBOX_CRASH_POINTS",
+    "FakePaymentProvider",
+    "Charge",
+    "CrashSwitch",
 ]
