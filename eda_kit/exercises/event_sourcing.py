@@ -173,7 +173,7 @@ def balance_on_day(events, day):
     return balance
 
 
-def _only_deposits(events, day):  # the seed's rebuild: forgets withdrawals
+def _only_deposits(events, day):  # the source notes' rebuild: forgets withdrawals
     end_of_day = datetime.combine(day + timedelta(days=1), time(0), tzinfo=UTC)
     return sum(e.data["amount"] for e in events if e.type == "Deposited" and e.time < end_of_day)
 

@@ -129,7 +129,7 @@ open_account = Exercise(
         "the store holds its lock (in SQLite: inside the BEGIN IMMEDIATE transaction). Checking "
         "stream_version first and then appending with ANY is check-then-act: correct when you "
         "are alone, wrong as soon as a second writer runs between the two calls, which is "
-        "exactly the seed's getNextVersion race."
+        "exactly the getNextVersion race of the source notes."
     ),
 )
 

@@ -302,7 +302,7 @@ isolated_publish = Exercise(
     test=_test_isolated,
     reference=publish_isolated,
     hints=[
-        "The seed's Promise.all fails the whole publish when one handler throws. Here, one "
+        "The source notes' Promise.all fails the whole publish when one handler throws. Here, one "
         "handler's exception must be caught for that handler only.",
         "Put the try/except *inside* the loop, around the single handler call, so the loop "
         "goes on to the next handler.",
