@@ -17,13 +17,16 @@ Python error already means the same thing, it is a second base class, so code th
     ├── NodeNotFound (KeyError)              a drawing has no node with that label
     ├── UnknownCommand, UnknownQuery (LookupError)
     ├── ProjectionStalled (RuntimeError)     a projection's handler failed; it stopped there
-    ├── StepTimeout (TimeoutError)           a saga step ran past its deadline
+    ├── OutcomeUnknown                       the work may or may not have happened
+    │   ├── StepTimeout (TimeoutError)       a saga step ran past its deadline
+    │   └── IdempotencyKeyInUse (RuntimeError) a call with a key whose first call has not finished
+    ├── SagaBusy (RuntimeError)              another worker holds the saga's lease (owner, expiry)
+    │   └── LeaseLost                        this worker's lease was taken over; it stopped
     ├── AlreadyRunning (RuntimeError)        start() on something already started
     ├── NoEventLoop (RuntimeError)           a coroutine listener with no asyncio loop to run on
     ├── InjectedFault                        a failure injected on purpose (notebooks, tests)
     │   └── ResponseLost (ConnectionError)   a fake service did the work, the answer got lost
     ├── UnhandledErrorEvent                  emit("error", value) with nobody listening
-    ├── IdempotencyKeyInUse (RuntimeError)   a call with a key whose first call has not finished
     ├── IdempotencyKeyMismatch (InvalidValue) a key reused with different arguments
     ├── ReplayedFailure (RuntimeError)       the first call with this key failed: its error, again
     ├── RelayStalled (RuntimeError)          an outbox relay could not publish; it stopped there
@@ -63,7 +66,10 @@ __all__ = [
     "UnknownCommand",
     "UnknownQuery",
     "ProjectionStalled",
+    "OutcomeUnknown",
     "StepTimeout",
+    "SagaBusy",
+    "LeaseLost",
     "AlreadyRunning",
     "NoEventLoop",
     "InjectedFault",
@@ -216,8 +222,55 @@ class ProjectionStalled(EdaKitError, RuntimeError):
         )
 
 
-class StepTimeout(EdaKitError, TimeoutError):
+class OutcomeUnknown(EdaKitError):
+    """The work may or may not have happened: the call ended without saying.
+
+    A timeout, a dropped connection after the request went out, a crash in the middle of a
+    call, a key whose first call is still running: the charge may have gone through or not.
+    A saga treats such a step as *maybe done*: it retries it with the same idempotency key, and
+    if it gives up it compensates it too. Raise it from a saga action that cannot tell; raise
+    any other error only when nothing happened.
+    """
+
+
+class StepTimeout(OutcomeUnknown, TimeoutError):
     """A saga step's attempt ran past its ``timeout``. The action may still be running."""
+
+
+def _lease_time(moment: float) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-4] + " UTC"
+
+
+class SagaBusy(EdaKitError, RuntimeError):
+    """Another worker holds this saga's lease: nothing was run, nothing was written.
+
+    ``saga_id``, ``owner`` (who holds the lease) and ``expires_at`` (seconds since the epoch,
+    on the saga's clock) say who and until when. Wait (``resume(saga_id, wait=seconds)``), or
+    leave it: if the owner died, its lease expires and anyone may take the saga over.
+    """
+
+    def __init__(self, saga_id: str, owner: str, expires_at: float, detail: str = "") -> None:
+        self.saga_id = saga_id
+        self.owner = owner
+        self.expires_at = expires_at
+        super().__init__(
+            detail
+            or (
+                f"saga {saga_id!r} is being run by {owner!r} (lease until "
+                f"{_lease_time(expires_at)}); nothing was run. Wait for it with "
+                f"resume({saga_id!r}, wait=seconds), or let the lease expire if {owner!r} died."
+            )
+        )
+
+
+class LeaseLost(SagaBusy):
+    """This worker's lease on a saga was taken over (it stalled past the expiry); it stopped.
+
+    Nothing more was written by this worker. The new ``owner`` carries on from the log; an
+    effect this worker may still have been making is guarded by the step's idempotency key.
+    """
 
 
 class AlreadyRunning(EdaKitError, RuntimeError):
@@ -258,7 +311,7 @@ def _when(moment: datetime) -> str:
     return f"{moment:%Y-%m-%d %H:%M:%S} UTC"
 
 
-class IdempotencyKeyInUse(EdaKitError, RuntimeError):
+class IdempotencyKeyInUse(OutcomeUnknown, RuntimeError):
     """A call with an idempotency key whose first call has not finished: nothing was run.
 
     ``key``, ``owner`` (who claimed it), ``since`` (when) and ``expires_at`` say exactly what

@@ -28,7 +28,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..errors import InjectedFault, InvalidType, InvalidValue, SimulatedCrash
-from .orchestrator import SagaContext, Step
+from .steps import SagaContext, Step
 
 __all__ = ["inject_faults", "InjectedFault", "SimulatedCrash", "CRASH_EXIT_CODE"]
 

@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from eda_kit import Saga, Step
+from eda_kit.saga import ManualClock
 from eda_kit.saga.faults import SimulatedCrash, inject_faults
 from eda_kit.store import InMemoryEventStore
 
@@ -145,14 +146,21 @@ def test_resume_after_a_crash_redoes_only_the_interrupted_step(n, data):
         }
     ] * n
     calls: list[str] = []
-    saga = Saga("prop", inject_faults(build(plan, calls), crash_at=crash), store=store)
+    clock = ManualClock()
+    saga = Saga("prop", inject_faults(build(plan, calls), crash_at=crash), store=store, clock=clock)
     try:
         saga.run(saga_id="c")
     except SimulatedCrash:
         pass
-    result = Saga("prop", build(plan, calls), store=store).resume("c")
+    clock.advance(saga.lease_ttl + 1)  # the dead worker's lease runs out
+    result = Saga("prop", build(plan, calls), store=store, clock=clock).resume("c")
     assert result.status == "completed"
     names = [f"s{i + 1}" for i in range(n)]
     # every step ran once, except the one the crash interrupted, which ran again
     assert calls == names[:crash] + names[crash - 1 :]
-    assert result.history == [(name, "done") for name in names]
+    interrupted = names[crash - 1]
+    assert result.history == [
+        *[(name, "done") for name in names[: crash - 1]],
+        (interrupted, "interrupted"),
+        *[(name, "done") for name in names[crash - 1 :]],
+    ]

@@ -11,6 +11,7 @@ from eda_kit import Saga, SagaResult, Step, Tracer
 from eda_kit.messaging.idempotency import Deduplicator, idempotency_key
 from eda_kit.saga import FailedStep, SagaContext
 from eda_kit.saga.faults import InjectedFault, SimulatedCrash, inject_faults
+from eda_kit.store import InMemoryEventStore
 
 ORDER = ["create_order", "reserve_inventory", "charge_payment", "confirm_order"]
 
@@ -270,7 +271,23 @@ def test_tracer_records_each_transition():
         ({"name": "a", "action": print, "compensation": "undo"}, "compensation must be callable"),
         ({"name": "a", "action": print, "retries": -1}, "retries must be an int >= 0"),
         ({"name": "a", "action": print, "retries": 1.5}, "retries must be an int >= 0"),
-        ({"name": "a", "action": print, "timeout": 0}, "timeout must be a positive number"),
+        ({"name": "a", "action": print, "timeout": 0}, "timeout must be > 0 seconds, got 0"),
+        ({"name": "a", "action": print, "timeout": -1}, "timeout must be > 0 seconds, got -1"),
+        ({"name": "a", "action": print, "timeout": float("nan")}, "finite number of seconds"),
+        ({"name": "a", "action": print, "timeout": float("inf")}, "finite number of seconds"),
+        ({"name": "a", "action": print, "timeout": 1e12}, "at most 86400 seconds"),
+        ({"name": "a", "action": print, "timeout": True}, "must be a number of seconds"),
+        ({"name": "a", "action": print, "timeout": "5"}, "must be a number of seconds"),
+        (
+            {"name": "a", "action": print, "compensation_timeout": float("inf")},
+            "compensation_timeout must be a finite number",
+        ),
+        ({"name": "a", "action": print, "kind": "optional"}, "kind must be one of"),
+        (
+            {"name": "a", "action": print, "compensation": print, "kind": "retriable"},
+            "a retriable step comes after the pivot and is never undone",
+        ),
+        ({"name": "a", "action": print, "backoff": 0.5}, "backoff must be a Backoff"),
     ],
 )
 def test_bad_steps_are_refused(kwargs, message):
@@ -340,3 +357,153 @@ def test_compensations_get_their_own_idempotency_key():
         ("charge", 1, "A1/charge/compensation"),
         ("charge", 2, "A1/charge/compensation"),
     ]
+
+
+# --- unknown outcomes, the pivot, forward recovery ----------------------------------------------
+
+
+def test_an_unknown_outcome_on_the_last_attempt_compensates_the_failed_step_too():
+    from eda_kit.errors import OutcomeUnknown
+
+    calls: list[str] = []
+    seen_maybe = []
+
+    def charge(ctx):
+        calls.append("charge")
+        raise OutcomeUnknown("connection dropped after the request went out")
+
+    def refund(ctx):
+        seen_maybe.append(ctx.maybe_done)
+        calls.append("refund")
+
+    steps = order_steps(calls)
+    steps[2] = Step("charge_payment", charge, refund)
+    result = Saga("s", steps).run()
+    assert result.status == "compensated"
+    assert calls == [
+        "create_order",
+        "reserve_inventory",
+        "charge",
+        "refund",  # the charge may have happened: undone first, as the newest step
+        "undo reserve_inventory",
+        "undo create_order",
+    ]
+    assert seen_maybe == [True]  # the refund is told the charge may never have happened
+    assert result.unknown == ("charge_payment",)
+    assert result.compensated == ["charge_payment", "reserve_inventory", "create_order"]
+
+
+def test_a_clean_failure_is_not_compensated_and_done_steps_are_not_maybe():
+    seen_maybe = []
+    steps = [
+        Step("a", lambda ctx: None, lambda ctx: seen_maybe.append(("a", ctx.maybe_done))),
+        Step("b", lambda ctx: 1 / 0, lambda ctx: seen_maybe.append(("b", ctx.maybe_done))),
+    ]
+    result = Saga("s", steps).run()
+    assert seen_maybe == [("a", False)]
+    assert result.unknown == ()
+
+
+def test_unknown_then_done_on_a_retry_is_known_done():
+    from eda_kit.errors import OutcomeUnknown
+
+    def flaky(ctx):
+        if ctx.attempt == 1:
+            raise OutcomeUnknown("timeout talking to the provider")
+
+    result = Saga("s", [Step("a", flaky, retries=1)]).run()
+    assert result.status == "completed" and result.unknown == ()
+
+
+def pivot_saga(calls, *, confirm_failures=0, confirm_retries=0):
+    def note(name):
+        return lambda ctx: calls.append(name)
+
+    failures = {"left": confirm_failures}
+
+    def confirm(ctx):
+        calls.append("confirm")
+        if failures["left"]:
+            failures["left"] -= 1
+            raise ConnectionError("order service down")
+
+    return [
+        Step("reserve", note("reserve"), note("release")),
+        Step("charge", note("charge"), kind="pivot"),
+        Step("confirm", confirm, kind="retriable", retries=confirm_retries),
+    ]
+
+
+def test_a_failure_after_the_pivot_retries_forward_instead_of_compensating():
+    calls: list[str] = []
+    result = Saga("s", pivot_saga(calls, confirm_failures=2, confirm_retries=3)).run()
+    assert result.status == "completed"
+    assert calls == ["reserve", "charge", "confirm", "confirm", "confirm"]
+    assert "release" not in calls
+
+
+def test_past_the_pivot_a_step_out_of_retries_leaves_the_saga_unfinished_not_undone():
+    store, calls = InMemoryEventStore(), []
+    result = Saga("s", pivot_saga(calls, confirm_failures=3, confirm_retries=1), store=store).run(
+        saga_id="A1"
+    )
+    assert result.status == "unfinished"
+    assert calls == ["reserve", "charge", "confirm", "confirm"]
+    assert result.errors == [FailedStep("confirm", "action", "ConnectionError: order service down")]
+    log = [e.type for e in store.read_stream("saga-A1")]
+    assert log[-1] == "LeaseReleased" and "SagaFinished" not in log and "StepFailed" not in log
+    # later (the recovery worker, or anyone): the budget starts again, and it goes through
+    calls.clear()
+    again = Saga("s", pivot_saga(calls, confirm_failures=1, confirm_retries=1), store=store)
+    assert again.resume("A1").status == "completed"
+    assert calls == ["confirm", "confirm"]
+
+
+def test_the_pivot_failing_cleanly_turns_the_saga_back():
+    calls: list[str] = []
+    steps = pivot_saga(calls)
+    steps[1] = Step("charge", lambda ctx: 1 / 0, kind="pivot")
+    result = Saga("s", steps).run()
+    assert result.status == "compensated" and calls == ["reserve", "release"]
+
+
+def test_a_pivot_of_unknown_outcome_without_compensation_waits_to_ask_again():
+    from eda_kit.errors import OutcomeUnknown
+
+    calls: list[str] = []
+    steps = pivot_saga(calls)
+
+    def unsure(ctx):
+        raise OutcomeUnknown("no answer from the carrier")
+
+    steps[1] = Step("charge", unsure, kind="pivot", retries=1)
+    result = Saga("s", steps).run()
+    assert result.status == "unfinished"  # undoing the rest could undo a shipped order
+    assert calls == ["reserve"]
+
+
+def test_a_pivot_of_unknown_outcome_with_a_compensation_is_undone_with_the_rest():
+    from eda_kit.errors import OutcomeUnknown
+
+    calls: list[str] = []
+    steps = pivot_saga(calls)
+
+    def unsure(ctx):
+        raise OutcomeUnknown("no answer")
+
+    steps[1] = Step("charge", unsure, lambda ctx: calls.append("refund"), kind="pivot")
+    assert Saga("s", steps).run().status == "compensated"
+    assert calls == ["reserve", "refund", "release"]
+
+
+def test_a_timeout_records_an_unknown_outcome_in_the_log():
+    release = threading.Event()
+    store = InMemoryEventStore()
+    try:
+        Saga("s", [Step("a", lambda ctx: release.wait(5), timeout=0.02)], store=store).run(
+            saga_id="x"
+        )
+    finally:
+        release.set()
+    failed = [e for e in store.read_stream("saga-x") if e.type == "StepFailed"][0]
+    assert failed.data["unknown"] is True and failed.data["error"].startswith("StepTimeout")

@@ -11,9 +11,12 @@ from pathlib import Path
 import pytest
 
 from eda_kit import Saga, Step
+from eda_kit.errors import LeaseLost
+from eda_kit.saga import ManualClock
 from eda_kit.saga.faults import CRASH_EXIT_CODE, SimulatedCrash, inject_faults
+from eda_kit.saga.lease import DEFAULT_LEASE_TTL
 from eda_kit.saga.log import read_log
-from eda_kit.store import InMemoryEventStore, WrongExpectedVersion
+from eda_kit.store import InMemoryEventStore
 
 ROOT = Path(__file__).resolve().parents[2]
 NAMES = ["create_order", "reserve_inventory", "charge_payment", "confirm_order"]
@@ -36,11 +39,17 @@ def counting_steps(calls: list[str]) -> list[Step]:
     return [Step(n, action(n), undo(n) if n != "confirm_order" else None) for n in NAMES]
 
 
+def the_lease_runs_out(clock: ManualClock) -> None:
+    """A crashed worker renews nothing: after the lease's time anyone may take over."""
+    clock.advance(DEFAULT_LEASE_TTL + 1)
+
+
 def test_every_transition_and_the_context_go_to_the_saga_stream():
-    store = InMemoryEventStore()
+    store, clock = InMemoryEventStore(), ManualClock()
     steps = inject_faults(counting_steps([]), fail={"reserve_inventory": 1})
     steps[1] = Step("reserve_inventory", steps[1].action, steps[1].compensation, retries=1)
-    Saga("place-order", steps, store=store).run({"order_id": "A1"}, saga_id="A1")
+    saga = Saga("place-order", steps, store=store, owner="worker-1", clock=clock)
+    saga.run({"order_id": "A1"}, saga_id="A1")
     log = store.read_stream("saga-A1")
     assert [(e.type, e.data.get("step")) for e in log] == [
         ("SagaStarted", None),
@@ -56,7 +65,17 @@ def test_every_transition_and_the_context_go_to_the_saga_stream():
         ("StepDone", "confirm_order"),
         ("SagaFinished", None),
     ]
-    assert log[0].data == {"saga": "place-order", "steps": NAMES, "context": {"order_id": "A1"}}
+    started = dict(log[0].data)
+    lease = started.pop("lease")
+    assert started == {
+        "saga": "place-order",
+        "steps": NAMES,
+        "context": {"order_id": "A1"},
+        "owner": "worker-1",
+        "at": clock.now(),
+        "expires_at": clock.now() + DEFAULT_LEASE_TTL,
+    }
+    assert isinstance(lease, str) and lease  # this hold's own id: two runs never share one
     assert log[2].data["context"] == {"order_id": "A1", "create_order": 1}
     assert log[6].data == {
         "step": "reserve_inventory",
@@ -81,8 +100,16 @@ def test_resume_after_done_runs_nothing_and_returns_the_result():
     assert again.errors == first.errors and again.context == first.context
 
 
-def test_resume_in_the_middle_of_compensation():
+def test_without_leases_the_log_is_as_before():
     store = InMemoryEventStore()
+    Saga("s", [Step("a", lambda ctx: None)], store=store, lease_ttl=None).run(saga_id="x")
+    log = store.read_stream("saga-x")
+    assert log[0].data == {"saga": "s", "steps": ["a"], "context": {}}
+    assert [e.type for e in log] == ["SagaStarted", "StepStarted", "StepDone", "SagaFinished"]
+
+
+def test_resume_in_the_middle_of_compensation():
+    store, clock = InMemoryEventStore(), ManualClock()
     calls: list[str] = []
     steps = inject_faults(counting_steps(calls), fail=4)
 
@@ -91,16 +118,18 @@ def test_resume_in_the_middle_of_compensation():
 
     steps[2] = Step("charge_payment", steps[2].action, crash_while_undoing)
     with pytest.raises(SimulatedCrash):
-        Saga("place-order", steps, store=store).run(saga_id="A1")
+        Saga("place-order", steps, store=store, clock=clock).run(saga_id="A1")
     calls.clear()
-    result = Saga("place-order", counting_steps(calls), store=store).resume("A1")
+    the_lease_runs_out(clock)
+    result = Saga("place-order", counting_steps(calls), store=store, clock=clock).resume("A1")
     assert calls == ["undo charge_payment", "undo reserve_inventory", "undo create_order"]
+    assert ("charge_payment", "compensation_interrupted") in result.history
     assert result.status == "compensated"
     assert result.compensated == ["charge_payment", "reserve_inventory", "create_order"]
 
 
 def test_resume_keeps_counting_retries_from_the_log():
-    store = InMemoryEventStore()
+    store, clock = InMemoryEventStore(), ManualClock()
     attempts = []
 
     def flaky(ctx):
@@ -110,12 +139,17 @@ def test_resume_keeps_counting_retries_from_the_log():
         raise SimulatedCrash("died on attempt 2")
 
     with pytest.raises(SimulatedCrash):
-        Saga("s", [Step("pay", flaky, retries=1)], store=store).run(saga_id="x")
+        Saga("s", [Step("pay", flaky, retries=1)], store=store, clock=clock).run(saga_id="x")
+    the_lease_runs_out(clock)
     result = Saga(
-        "s", [Step("pay", lambda ctx: attempts.append(ctx.attempt), retries=1)], store=store
+        "s",
+        [Step("pay", lambda ctx: attempts.append(ctx.attempt), retries=1)],
+        store=store,
+        clock=clock,
     ).resume("x")
-    assert attempts == [1, 2, 3]
-    assert result.history == [("pay", "retried"), ("pay", "done")]
+    assert attempts == [1, 2, 3]  # the interrupted attempt does not use up the last retry
+    assert result.history == [("pay", "retried"), ("pay", "interrupted"), ("pay", "done")]
+    assert result.attempts("pay") == 3
 
 
 def test_a_saga_id_with_a_log_cannot_be_run_again():
@@ -135,17 +169,22 @@ def test_resume_refuses_unknown_ids_and_other_sagas_logs():
         Saga("s", [Step("b", print)], store=store).resume("x")
 
 
-def test_two_processes_resuming_the_same_saga_cannot_both_write():
-    store = InMemoryEventStore()
+def test_a_stale_worker_that_lost_its_lease_cannot_write_again():
+    store, clock = InMemoryEventStore(), ManualClock()
     with pytest.raises(SimulatedCrash):
-        Saga("s", inject_faults([Step("a", print)], crash_at=1), store=store).run(saga_id="x")
-    other = Saga("s", [Step("a", lambda ctx: None)], store=store)
+        Saga("s", inject_faults([Step("a", print)], crash_at=1), store=store, clock=clock).run(
+            saga_id="x"
+        )
+    the_lease_runs_out(clock)
+    other = Saga("s", [Step("a", lambda ctx: None)], store=store, owner="w2", clock=clock)
 
-    def sneaky(ctx):  # while we run, someone else finishes the saga first
+    def sneaky(ctx):  # while we run, someone else takes the saga over and finishes it
+        the_lease_runs_out(clock)
         other.resume("x")
 
-    with pytest.raises(WrongExpectedVersion):
-        Saga("s", [Step("a", sneaky)], store=store).resume("x")
+    with pytest.raises(LeaseLost, match=r"'w2' took the saga over"):
+        Saga("s", [Step("a", sneaky)], store=store, owner="w1", clock=clock).resume("x")
+    assert [e.type for e in store.read_stream("saga-x")].count("SagaFinished") == 1
 
 
 def test_non_json_context_never_reaches_the_log():
@@ -188,10 +227,10 @@ CHILD = textwrap.dedent("""
     with SQLiteEventStore(db) as store:
         if mode == "crash":
             saga = Saga("place-order", inject_faults(steps, crash_at="charge_payment",
-                                                     hard_crash=True), store=store)
+                                                     hard_crash=True), store=store, lease_ttl=0.5)
             saga.run({"order_id": "A1"}, saga_id="A1")
-        else:
-            result = Saga("place-order", steps, store=store).resume("A1")
+        else:  # the dead worker's lease must run out first: wait for it
+            result = Saga("place-order", steps, store=store, lease_ttl=0.5).resume("A1", wait=30)
             print(json.dumps({"status": result.status, "history": result.history,
                               "context": result.context}))
 """)
@@ -224,7 +263,11 @@ def test_a_real_crash_in_a_child_process_and_a_fresh_process_resumes(tmp_path):
     assert resumed.returncode == 0, resumed.stderr
     result = json.loads(resumed.stdout)
     assert result["status"] == "completed"
-    assert [tuple(h) for h in result["history"]] == [(n, "done") for n in NAMES]
+    assert [tuple(h) for h in result["history"]] == [
+        *[(n, "done") for n in NAMES[:2]],
+        ("charge_payment", "interrupted"),
+        *[(n, "done") for n in NAMES[2:]],
+    ]
 
     ledger = [json.loads(line) for line in (tmp_path / "ledger.jsonl").read_text().splitlines()]
     calls = [e["call"] for e in ledger if "call" in e]
