@@ -26,6 +26,7 @@ Python error already means the same thing, it is a second base class, so code th
     ├── NoEventLoop (RuntimeError)           a coroutine listener with no asyncio loop to run on
     ├── InjectedFault                        a failure injected on purpose (notebooks, tests)
     │   └── ResponseLost (ConnectionError)   a fake service did the work, the answer got lost
+    │                                        (also an OutcomeUnknown: it may have happened)
     ├── UnhandledErrorEvent                  emit("error", value) with nobody listening
     ├── IdempotencyKeyMismatch (InvalidValue) a key reused with different arguments
     ├── ReplayedFailure (RuntimeError)       the first call with this key failed: its error, again
@@ -285,7 +286,7 @@ class InjectedFault(EdaKitError):
     """The error an injected failure raises (``eda_kit.saga.faults``)."""
 
 
-class ResponseLost(InjectedFault, ConnectionError):
+class ResponseLost(InjectedFault, OutcomeUnknown, ConnectionError):
     """A (fake) remote service did the work, then its answer was lost on the way back.
 
     The caller cannot tell this from "the request never arrived": the outcome is unknown.
