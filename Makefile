@@ -17,7 +17,7 @@ endif
 
 # The core modules whose docstring examples run as doctests.
 CORE := eda_kit/events.py eda_kit/payloads.py eda_kit/clock.py eda_kit/trace.py \
-	eda_kit/errors.py eda_kit/lazy.py
+	eda_kit/errors.py eda_kit/lazy.py eda_kit/causation.py
 NBVAL := -p tests.notebooks.nbval_history --nbval --nbval-current-env \
 	--nbval-sanitize-with tests/notebooks/nbval_sanitize.cfg
 

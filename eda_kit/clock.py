@@ -32,7 +32,16 @@ from typing import Any
 
 from .errors import InvalidValue
 
-__all__ = ["new_id", "now", "stamp", "id_from", "reproducible", "layout_seed", "Reproducible"]
+__all__ = [
+    "new_id",
+    "new_command_id",
+    "now",
+    "stamp",
+    "id_from",
+    "reproducible",
+    "layout_seed",
+    "Reproducible",
+]
 
 DEFAULT_START = datetime(2026, 1, 5, 9, 0, 0, tzinfo=UTC)
 
@@ -40,11 +49,12 @@ DEFAULT_START = datetime(2026, 1, 5, 9, 0, 0, tzinfo=UTC)
 class _World:
     """The current source of ids, times and seeds. One per process."""
 
-    __slots__ = ("fixed", "ids", "next_time", "tick", "seed")
+    __slots__ = ("fixed", "ids", "command_ids", "next_time", "tick", "seed")
 
     def __init__(self) -> None:
         self.fixed = False
         self.ids: Any = None
+        self.command_ids: Any = None
         self.next_time = DEFAULT_START
         self.tick = timedelta(seconds=1)
         self.seed: int | None = None
@@ -65,6 +75,17 @@ def new_id() -> str:
     """
     if _world.fixed:
         return f"evt-{next(_world.ids):04d}"
+    return id_from(_id_prefix, next(_id_counter))
+
+
+def new_command_id() -> str:
+    """A fresh id for a command (a command is not an event, but its effects point at it).
+
+    UUID-shaped like event ids, or ``cmd-0001``, ``cmd-0002``... in reproducible mode, from a
+    counter of its own, so dispatching a command does not shift the events' ``evt-`` numbers.
+    """
+    if _world.fixed:
+        return f"cmd-{next(_world.command_ids):04d}"
     return id_from(_id_prefix, next(_id_counter))
 
 
@@ -125,6 +146,7 @@ class Reproducible:
         self._saved = (
             _world.fixed,
             _world.ids,
+            _world.command_ids,
             _world.next_time,
             _world.tick,
             _world.seed,
@@ -132,6 +154,7 @@ class Reproducible:
         )
         _world.fixed = True
         _world.ids = itertools.count(1)
+        _world.command_ids = itertools.count(1)
         _world.next_time = start
         _world.tick = tick
         _world.seed = seed
@@ -141,9 +164,15 @@ class Reproducible:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        (_world.fixed, _world.ids, _world.next_time, _world.tick, _world.seed, random_state) = (
-            self._saved
-        )
+        (
+            _world.fixed,
+            _world.ids,
+            _world.command_ids,
+            _world.next_time,
+            _world.tick,
+            _world.seed,
+            random_state,
+        ) = self._saved
         random.setstate(random_state)
 
     def __repr__(self) -> str:

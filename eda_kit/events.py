@@ -1,8 +1,9 @@
 """Events: facts about something that happened, named in the past tense.
 
 An ``Event`` has a ``type`` ("OrderPlaced", "order.created"), a JSON ``data`` payload, JSON
-``metadata`` (who caused it, correlation ids), an ``id`` and a ``time``. It is immutable: what
-happened, happened. ::
+``metadata`` (who caused it, correlation ids: an event created while another is being handled
+gets them by itself, see :mod:`eda_kit.causation`), an ``id`` and a ``time``. It is immutable:
+what happened, happened. ::
 
     >>> from eda_kit import reproducible
     >>> with reproducible():            # fixed ids and clock, so this example prints the same
@@ -25,8 +26,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
+from .causation import current_cause_object
+from .causation import stamp as stamp_cause
 from .clock import id_from, new_id, now, stamp
 from .errors import InvalidType, InvalidValue
 from .payloads import EMPTY, freeze_json, freeze_trusted
@@ -56,6 +59,10 @@ class Event(_Stamped):
     id: str
     time: datetime
 
+    #: Whether a new event of this class takes correlation and causation from what is being
+    #: handled when it is created (a recorded event read back from a store does not).
+    caused_by_handling: ClassVar[bool] = True
+
     # Every event goes through here, so it is written for speed (make bench: "Event
     # construction" and "Build + publish"). Instead of the dataclass's generated __init__,
     # each slot is set once, directly. A fresh id and time are taken as a cheap stamp (a
@@ -77,6 +84,11 @@ class Event(_Stamped):
             raise InvalidType(
                 f"metadata must be a dict of JSON values, not {_type(metadata).__name__}"
             )
+        # An event created while another is being handled is caused by it (eda_kit.causation):
+        # one C-level read of a context variable when nothing is being handled.
+        cause = current_cause_object()
+        if cause is not None and _type(self).caused_by_handling:
+            metadata = stamp_cause(metadata, cause)
         _set_type(self, type)
         _set_data(self, EMPTY if data is EMPTY else freeze_json(data, "data"))
         _set_metadata(self, freeze_json(metadata, "metadata") if metadata else EMPTY)
@@ -143,6 +155,8 @@ class RecordedEvent(Event):
     stream_id: str
     version: int
     position: int
+
+    caused_by_handling: ClassVar[bool] = False
 
     def __init__(
         self,

@@ -39,6 +39,8 @@ import inspect
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
+from ..causation import caused_by, current_cause
+from ..clock import new_command_id
 from ..errors import InvalidType, InvalidValue, UnknownCommand, UnknownQuery, describe_error
 from ..trace import Tracer, handler_name
 
@@ -173,7 +175,7 @@ class _Dispatcher:
         if tracer is not None:
             tracer.record(self.name, message_type, None, "sent")
         try:
-            result = self._run(handler, name, fields)
+            result = self._run(message_type, handler, name, fields)
         except Exception as error:
             if tracer is not None:
                 tracer.record(self.name, message_type, name, "failed", detail=describe_error(error))
@@ -182,7 +184,9 @@ class _Dispatcher:
             tracer.record(self.name, message_type, name, "delivered")
         return result
 
-    def _run(self, handler: Callable[..., Any], name: str, fields: dict[str, Any]) -> Any:
+    def _run(
+        self, message_type: str, handler: Callable[..., Any], name: str, fields: dict[str, Any]
+    ) -> Any:
         return handler(**fields)
 
     def __repr__(self) -> str:
@@ -201,6 +205,14 @@ class CommandBus(_Dispatcher):
     the bus the ``store`` too and it also traces the events each command wrote
     (``place_order --OrderPlaced--> -``), so the flow from command to event to projection to
     query can be drawn as one picture.
+
+    Every event a command handler creates carries the command in its metadata
+    (:mod:`eda_kit.causation`): ``command`` (the type), ``correlation_id`` and
+    ``causation_id``. A command dispatched on its own starts a conversation: it gets an id
+    (``cmd-...``) that is both. A command dispatched while something else is handled (an
+    event handler, a saga step, ``with caused_by(correlation_id=..., actor=...)``) joins that
+    conversation, and its events point at what was being handled, so causation chains run
+    through commands unbroken. The ``actor`` carries over from the conversation.
     """
 
     kind = "command"
@@ -229,7 +241,21 @@ class CommandBus(_Dispatcher):
         """
         return self._call(command, fields)
 
-    def _run(self, handler: Callable[..., Any], name: str, fields: dict[str, Any]) -> Any:
+    def _run(
+        self, message_type: str, handler: Callable[..., Any], name: str, fields: dict[str, Any]
+    ) -> Any:
+        outer = current_cause()
+        if outer is None:
+            command_id = new_command_id()
+            cause = caused_by(
+                correlation_id=command_id, causation_id=command_id, command=message_type
+            )
+        else:
+            cause = caused_by(causation_id=outer.causation_id, command=message_type)
+        with cause:
+            return self._run_traced(handler, name, fields)
+
+    def _run_traced(self, handler: Callable[..., Any], name: str, fields: dict[str, Any]) -> Any:
         if self._tracer is None or self._store is None:
             return handler(**fields)
         before = self._store.last_position()

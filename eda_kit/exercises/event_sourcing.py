@@ -303,7 +303,9 @@ def _test_upcaster(upcaster, check: Checker) -> None:
                 Event("Withdrawn", {"amount": 1_000}, metadata={"schema": 2}),  # today's shape
             ],
         )
-        repo = Repository(store, BankAccount, upcasters={("Withdrawn", 1): upcaster})
+        # today's account declares its event schemas once, on the class
+        today = type("BankAccount", (BankAccount,), {"upcasters": {("Withdrawn", 1): upcaster}})
+        repo = Repository(store, today)
         check.expect(repo.get("acc-1").balance, 100_000 - 20_050 - 1_000, "balance")
         check.expect(
             store.read_stream("acc-1")[1].data,

@@ -64,6 +64,7 @@ from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from typing import Any, NamedTuple
 
+from ..causation import done_handling, handling
 from ..errors import InvalidType, InvalidValue, describe_error
 from ..events import Event
 from ..trace import Tracer, handler_name
@@ -298,6 +299,7 @@ class EventBus:
             held = self._hold(event, source)
             if held is not None:
                 return held
+        cause = handling(event)  # events the handlers create are caused by this one
         try:
             if self._tracer is None:
                 # The hot path, kept small: the same loop as _deliver() minus the tracing.
@@ -324,6 +326,7 @@ class EventBus:
             raise
         finally:
             self._running = None
+            done_handling(cause)
         return report
 
     def _hold(self, event: Event, source: str | None) -> PublishReport | None:
@@ -348,7 +351,11 @@ class EventBus:
         while self._held:
             event, source, report = self._held.popleft()
             route = self.route(event.type)
-            report._fill(route, self._deliver(event, source, route))
+            cause = handling(event)
+            try:
+                report._fill(route, self._deliver(event, source, route))
+            finally:
+                done_handling(cause)
             done.append(report)
         return tuple(done)
 
@@ -487,6 +494,7 @@ class EventBus:
     ) -> Trouble | None:
         """Try one subscriber, with backoff between attempts. Never raises for a handler."""
         _RUNNING.set(sub)  # this runs in its own task (gather), so this is local to it
+        handling(event)  # ...and so is the cause of the events its handler creates
         first_attempt = attempt
         while True:
             try:
@@ -584,6 +592,7 @@ class EventBus:
         event, attempt = letter.event, letter.attempts + 1
         self._running = sub
         self._trace_resend(event)
+        cause = handling(event)
         try:
             result = sub.handler(event)
             if result is not None:
@@ -591,6 +600,8 @@ class EventBus:
         except Exception as error:
             last = letter.attempts + sub.max_attempts
             return self._retry(sub, event, DEAD_LETTER_SOURCE, error, attempt, last).dead_letter
+        finally:
+            done_handling(cause)
         self._trace(DEAD_LETTER_SOURCE, event, sub, "delivered", attempt)
         return None
 

@@ -35,6 +35,7 @@ must be JSON values. Override both methods if your state needs converting.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from ..errors import InvalidType, InvalidValue
@@ -56,6 +57,12 @@ class Aggregate:
     #: Snapshots taken under another number are then ignored (the events are replayed
     #: instead), so a stale snapshot is never misread.
     snapshot_schema: ClassVar[int] = 1
+
+    #: The event schemas of this aggregate, declared once: ``{(event type, old schema):
+    #: function(old_data) -> new_data}``. The current schema of a type is one past its newest
+    #: upcaster; every repository stamps it on new events of that type and upcasts older
+    #: ones on read (see :mod:`eda_kit.sourcing.upcasting`).
+    upcasters: ClassVar[Mapping[tuple[str, int], Any]] = {}
 
     def __init__(self, id: str) -> None:
         if not isinstance(id, str) or not id.strip():
@@ -79,10 +86,27 @@ class Aggregate:
             f"{type(self).__name__} must define apply(self, event) to fold its events into state"
         )
 
-    def record(self, event_type: str, /, **data: Any) -> Event:
+    def record(
+        self,
+        event_type: str,
+        data: dict[str, Any] | None = None,
+        /,
+        *,
+        metadata: dict[str, Any] | None = None,
+        **fields: Any,
+    ) -> Event:
         """Record that something happened: build the event, ``apply`` it, keep it pending.
 
-        ``data`` must be JSON values (checked here, with an error naming the key). If
+        The data is the keyword fields (``record("Deposited", amount=500)``) or one dict
+        (``record("Deposited", {"amount": 500})``, for names that are not identifiers or
+        that clash with ``metadata``), not both. ``metadata`` is kept apart from the data:
+        who did it, and why::
+
+            self.record("Withdrawn", amount=200, metadata={"actor": "teller-7"})
+
+        While a command or an event is being handled, ``correlation_id``, ``causation_id``
+        and ``actor`` are filled in from it (see :mod:`eda_kit.causation`); keys you pass
+        win. Everything must be JSON (checked here, with an error naming the key). If
         ``apply`` raises, the event is not kept.
         """
         try:
@@ -92,7 +116,23 @@ class Aggregate:
                 f"{type(self).__name__}.__init__ must call super().__init__(id) "
                 "before recording events"
             ) from None
-        event = Event(event_type, data)
+        if data is not None:
+            if not isinstance(data, dict):
+                raise InvalidType(
+                    f"record({event_type!r}, data): data must be a dict, not {type(data).__name__}"
+                )
+            if fields:
+                raise InvalidType(
+                    f"record({event_type!r}, ...) got both a data dict and keyword fields "
+                    f"({', '.join(sorted(fields))}): pass one or the other"
+                )
+            fields = data
+        if metadata is not None and not isinstance(metadata, dict):
+            raise InvalidType(
+                f"record({event_type!r}, metadata=...) must be a dict, not "
+                f"{type(metadata).__name__}"
+            )
+        event = Event(event_type, fields, metadata or {})
         self.apply(event)
         pending.append(event)
         self._version += 1

@@ -33,13 +33,16 @@ The order of a save, so that nothing is ever half done:
 3. mark the object saved, then store the snapshot. A crash between 2 and 3 loses only the
    snapshot, which the next load does without (it replays a few more events).
 
-**Upcasting** (``upcasters={("Deposited", 1): function}``): old event shapes are turned into
-today's shape as they are read; see :mod:`eda_kit.sourcing.upcasting`. Stored events are never
-rewritten.
+**Upcasting**: old event shapes are turned into today's shape as they are read, with the
+upcasters the aggregate class declares (``BankAccount.upcasters = {("Deposited", 1): fn}``);
+see :mod:`eda_kit.sourcing.upcasting`. Stored events are never rewritten. Because the
+declaration lives on the class, every repository of that class stamps new events with the
+same schema.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from ..errors import AggregateNotFound, InvalidType, InvalidValue, StorageError
@@ -49,8 +52,6 @@ from .aggregate import Aggregate
 from .upcasting import Upcaster, Upcasters
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
-
     from ..store import EventStore, Snapshot
 
 __all__ = ["Repository"]
@@ -64,9 +65,12 @@ class Repository(Generic[A]):
     - ``snapshot_every``: take a snapshot when a save brings the object ``n`` or more events
       past its last snapshot; ``None`` (the default) means this repository neither takes nor
       reads snapshots: every load is a full replay.
-    - ``upcasters``: ``{(event type, old schema): function(old_data) -> new_data}``.
 
-    ``cls`` must be an ``Aggregate`` subclass that can be built as ``cls(id)``.
+    ``cls`` must be an ``Aggregate`` subclass that can be built as ``cls(id)``; its
+    ``upcasters`` class attribute declares the event schemas (``repo.upcasters`` is that
+    table, checked). A repository has no upcasters of its own: two repositories with different
+    ones would stamp the same event type with different schemas, and one of them would then
+    upcast the other's new events a second time.
     """
 
     def __init__(
@@ -88,10 +92,29 @@ class Repository(Generic[A]):
             raise InvalidValue(
                 f"snapshot_every must be a positive int or None, got {snapshot_every!r}"
             )
+        if upcasters is not None:
+            raise InvalidValue(
+                f"upcasters are declared once, on the aggregate class, not per repository: "
+                f"{cls.__name__}.upcasters = {{('Deposited', 1): deposited_v1_to_v2, ...}}. "
+                "Then every repository stamps new events with the same schema (a repository "
+                "with its own upcasters would upcast another repository's new events again)."
+            )
         self.store = store
         self.cls = cls
         self.snapshot_every = snapshot_every
-        self.upcasters = Upcasters(upcasters)
+        self._declared: Any = None
+        self._upcasters = Upcasters()
+        self.upcasters  # noqa: B018 - check the class's declaration now, not at the first load
+
+    @property
+    def upcasters(self) -> Upcasters:
+        """The event schemas ``cls`` declares (``cls.upcasters``), checked; follows changes."""
+        declared = getattr(self.cls, "upcasters", None)
+        declared = dict(declared) if isinstance(declared, Mapping) else declared
+        if declared != self._declared:  # the class's table was replaced or edited
+            self._upcasters = Upcasters.of_class(self.cls)
+            self._declared = declared
+        return self._upcasters
 
     def __repr__(self) -> str:
         return f"Repository({self.cls.__name__}, snapshot_every={self.snapshot_every})"

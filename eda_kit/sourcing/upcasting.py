@@ -5,17 +5,26 @@ wrote ``Deposited {"amount": "500.00"}`` (rupees, as text) and today's code want
 ``Deposited {"amount": 50000}`` (paise, as an int). Rewriting years of stored events is risky
 and destroys the record. Instead, every event carries the *schema* version of its shape in
 ``metadata["schema"]`` (an event without one is schema 1), and an *upcaster* turns schema n
-into schema n + 1 as the event is read::
+into schema n + 1 as the event is read. The aggregate class declares its upcasters, once::
 
     def deposited_v1_to_v2(data):
         return {"amount": round(float(data["amount"]) * 100)}
 
-    repo = Repository(store, BankAccount, upcasters={("Deposited", 1): deposited_v1_to_v2})
+    class BankAccount(Aggregate):
+        upcasters = {("Deposited", 1): deposited_v1_to_v2}
+        ...
+
+    Repository(store, BankAccount).get("acc-1")     # old deposits arrive as schema 2
 
 An upcaster gets the old ``data`` (read-only) and returns the new ``data`` as a new dict.
 Chains work: with upcasters for schema 1 and 2, a schema-1 event passes through both. The
-*current* schema of a type is one past its newest upcaster (2 above), and the repository
-stamps it on every event it saves, so new events are never upcast by mistake.
+*current* schema of a type is one past its newest upcaster (2 above), and every repository
+of the class stamps it on every event it saves, so new events are never upcast by mistake.
+
+Why on the class, not on a repository? The schema of a new event must not depend on *which*
+repository saved it. If one repository knew the upcaster and another did not, the second
+would save today's deposits as "schema 1", and the first would upcast them again on read:
+a deposit of 100 paise would come back as 10,000, with no error.
 """
 
 from __future__ import annotations
@@ -81,6 +90,15 @@ class Upcasters:
                     f"has no upcaster but schema {schema} has"
                 )
             self._current[event_type] = schema + 1
+
+    @classmethod
+    def of_class(cls, aggregate_class: type) -> Upcasters:
+        """The checked table an aggregate class declares in its ``upcasters`` attribute."""
+        table = getattr(aggregate_class, "upcasters", None)
+        try:
+            return cls(table or None)
+        except (InvalidType, InvalidValue) as error:
+            raise type(error)(f"{aggregate_class.__name__}.upcasters: {error}") from None
 
     def __bool__(self) -> bool:
         return bool(self._table)

@@ -138,9 +138,8 @@ def test_old_and_new_event_shapes_read_as_one_and_stay_as_written(kind, deposits
         ]
         store.append("acc-1", events)
         stored = [(e.id, e.data, e.metadata) for e in store.read_stream("acc-1")]
-        repo = Repository(
-            store, Account, snapshot_every=every, upcasters={("Deposited", 1): rupees_text_to_paise}
-        )
+        today = type("Account", (Account,), {"upcasters": {("Deposited", 1): rupees_text_to_paise}})
+        repo = Repository(store, today, snapshot_every=every)
         account = repo.get("acc-1")
         account.deposit(7)
         repo.save(account)  # may snapshot; the new event is stamped schema 2

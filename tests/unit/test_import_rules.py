@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "eda_kit"
-CORE = {"events", "payloads", "clock", "trace", "errors", "lazy"}
+CORE = {"events", "payloads", "clock", "trace", "errors", "lazy", "causation"}
 # Raising these is part of a Python protocol, not an error the kit chooses.
 # (ExceptionGroup carries learners' own errors, several at once: it is not the kit's error.)
 PROTOCOL_RAISES = {

@@ -15,6 +15,11 @@ from eda_kit.payloads import FrozenDict
 # Upcasting
 
 
+def declaring(table, base=BankAccount):
+    """The account class of today's code, declaring its event schemas once."""
+    return type(base.__name__, (base,), {"upcasters": table})
+
+
 def rupees_to_paise(data):
     """Deposited v1 carried rupees as text; v2 carries paise as an int."""
     return {"amount": round(float(data["amount"]) * 100)}
@@ -34,7 +39,7 @@ def old_deposits(store):
 
 def test_old_events_are_upcast_on_read_and_never_rewritten(store):
     old_deposits(store)
-    repo = Repository(store, BankAccount, upcasters={("Deposited", 1): rupees_to_paise})
+    repo = Repository(store, declaring({("Deposited", 1): rupees_to_paise}))
     account = repo.get("acc-7")
     assert account.balance == 51250  # paise
     stored = store.read_stream("acc-7")
@@ -50,7 +55,7 @@ def test_old_events_are_upcast_on_read_and_never_rewritten(store):
 
 def test_new_events_are_stamped_with_the_current_schema_and_not_upcast_again(store):
     old_deposits(store)
-    repo = Repository(store, BankAccount, upcasters={("Deposited", 1): rupees_to_paise})
+    repo = Repository(store, declaring({("Deposited", 1): rupees_to_paise}))
     account = repo.get("acc-7")
     account.deposit(100)  # today's shape: paise
     account.withdraw(50)
@@ -76,14 +81,8 @@ def test_upcasters_chain(store):
             seen.append(dict(event.data))
             super().apply(event)
 
-    repo = Repository(
-        store,
-        Audited,
-        upcasters={
-            ("Deposited", 1): rupees_to_paise,
-            ("Deposited", 2): add_currency,
-        },
-    )
+    Audited.upcasters = {("Deposited", 1): rupees_to_paise, ("Deposited", 2): add_currency}
+    repo = Repository(store, Audited)
     assert repo.get("acc-7").balance == 51250
     assert seen[1] == {"amount": 50000, "currency": "INR"}
     assert repo.upcasters.current_schema("Deposited") == 3
@@ -91,7 +90,7 @@ def test_upcasters_chain(store):
 
 def test_an_event_newer_than_the_code_is_refused(store):
     store.append("acc-9", Event("Deposited", {"amount": 5}, metadata={"schema": 3}))
-    repo = Repository(store, BankAccount, upcasters={("Deposited", 1): rupees_to_paise})
+    repo = Repository(store, declaring({("Deposited", 1): rupees_to_paise}))
     with pytest.raises(ValueError, match="is schema 3, newer than this code knows"):
         repo.get("acc-9")
 
@@ -109,7 +108,7 @@ def test_an_event_newer_than_the_code_is_refused(store):
 )
 def test_bad_upcaster_tables_are_refused(store, table, error, message):
     with pytest.raises(error, match=message):
-        Repository(store, BankAccount, upcasters=table)
+        Repository(store, declaring(table))
 
 
 def test_an_upcaster_that_edits_the_stored_event_in_place_is_stopped(store):
@@ -119,7 +118,7 @@ def test_an_upcaster_that_edits_the_stored_event_in_place_is_stopped(store):
         data["amount"] = round(float(data["amount"]) * 100)
         return data
 
-    repo = Repository(store, BankAccount, upcasters={("Deposited", 1): in_place})
+    repo = Repository(store, declaring({("Deposited", 1): in_place}))
     with pytest.raises(TypeError, match="read-only") as caught:
         repo.get("acc-7")
     assert any("while upcasting" in note and "in_place" in note for note in caught.value.__notes__)
@@ -135,16 +134,14 @@ def test_an_upcaster_that_edits_the_stored_event_in_place_is_stopped(store):
 )
 def test_an_upcaster_must_return_new_json_data(store, upcaster, message):
     old_deposits(store)
-    repo = Repository(store, BankAccount, upcasters={("Deposited", 1): upcaster})
+    repo = Repository(store, declaring({("Deposited", 1): upcaster}))
     with pytest.raises(TypeError, match=message):
         repo.get("acc-7")
 
 
 def test_upcasting_and_snapshots_together(store):
     old_deposits(store)
-    repo = Repository(
-        store, BankAccount, snapshot_every=2, upcasters={("Deposited", 1): rupees_to_paise}
-    )
+    repo = Repository(store, declaring({("Deposited", 1): rupees_to_paise}), snapshot_every=2)
     account = repo.get("acc-7")
     account.deposit(50)
     account.deposit(50)
@@ -170,9 +167,7 @@ def test_upcasting_never_changes_what_is_stored_or_its_order(store):
             old_and_new.append(Event("Deposited", {"amount": i * 100}, metadata={"schema": 2}))
     store.append("acc-mix", old_and_new)
     before = [(e.id, e.data, e.metadata) for e in store.read_stream("acc-mix")]
-    repo = Repository(
-        store, BankAccount, snapshot_every=4, upcasters={("Deposited", 1): rupees_to_paise}
-    )
+    repo = Repository(store, declaring({("Deposited", 1): rupees_to_paise}), snapshot_every=4)
     expected = sum(
         round(float(e.data["amount"]) * 100) if "schema" not in e.metadata else e.data["amount"]
         for e in old_and_new
@@ -180,3 +175,53 @@ def test_upcasting_never_changes_what_is_stored_or_its_order(store):
     assert repo.get("acc-mix").balance == expected
     assert [(e.id, e.data, e.metadata) for e in store.read_stream("acc-mix")] == before
     assert all(type(e.data["amount"]) is int for e in repo.history("acc-mix"))
+
+
+# --------------------------------------------------------------------------------------
+# Schema versions belong to event types, declared once on the class
+
+
+def test_a_repository_of_its_own_upcasters_is_refused(store):
+    with pytest.raises(ValueError, match=r"declared once, on the aggregate class.*BankAccount"):
+        Repository(store, BankAccount, upcasters={("Deposited", 1): rupees_to_paise})
+
+
+def test_every_repository_stamps_the_same_schema_and_reads_the_same_values(tmp_path):
+    """The bug this fixes: a deposit saved through a plain repository came back 100x too large.
+
+    Saves go through differently configured repositories (no snapshots, snapshots every
+    event, every 3 events) on both stores; every one of them reads every account back with
+    the same balance, and every new Deposited is stamped schema 2.
+    """
+    from eda_kit import InMemoryEventStore, SQLiteEventStore
+
+    Account = declaring({("Deposited", 1): rupees_to_paise})
+    for store in (InMemoryEventStore(), SQLiteEventStore(tmp_path / "accounts.db")):
+        old_deposits(store)  # 500.00 + 12.50 rupees, written as schema 1 long ago
+        repositories = [
+            Repository(store, Account),
+            Repository(store, Account, snapshot_every=1),
+            Repository(store, Account, snapshot_every=3),
+        ]
+        for i, saving in enumerate(repositories):
+            account = saving.get("acc-7")
+            account.deposit(100 * (i + 1))  # paise, today's shape
+            saving.save(account)
+        expected = 51250 + 100 + 200 + 300
+        for reading in repositories:
+            assert reading.get("acc-7").balance == expected
+        stored = store.read_stream("acc-7")
+        assert [e.metadata.get("schema") for e in stored if e.type == "Deposited"] == [
+            None,
+            None,
+            2,
+            2,
+            2,
+        ]
+        store.close()
+
+
+def test_the_class_declaration_is_checked_and_named(store):
+    Broken = declaring({("Deposited", 2): rupees_to_paise})
+    with pytest.raises(ValueError, match=r"BankAccount.upcasters: upcasters for 'Deposited' must"):
+        Repository(store, Broken)
