@@ -1,9 +1,11 @@
-"""Conformance suite: every test here runs against BOTH event stores.
+"""Conformance suite: every test here runs against EVERY event store.
 
-If a test passes for InMemoryEventStore and fails for SQLiteEventStore (or the other way
-round), code written against one store would break on the other. The SQLite-only promises
-(files, processes, crashes) are in test_store_sqlite.py; the model-based test in
-test_store_model.py.
+If a test passes for InMemoryEventStore and fails for SQLiteEventStore or PostgresEventStore,
+code written against one store would break on another. The SQLite-only promises (files,
+processes, crashes) are in test_store_sqlite.py; the PostgreSQL-only ones (gaps, LISTEN/NOTIFY,
+server restarts) in services/test_store_postgres.py; the model-based test in
+test_store_model.py. The PostgreSQL runs need a server (see services/support.py): without
+one they are skipped, saying why.
 """
 
 from __future__ import annotations
@@ -25,22 +27,31 @@ from eda_kit.store import (
 )
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
 def make_store(request, tmp_path):
     """A factory, so a test can also build a store with a tracer."""
     made = []
+    postgres = None
+    if request.param == "postgres":
+        from services.support import PostgresStores, server_url
+
+        postgres = PostgresStores(server_url("postgres"))  # each store: its own schema
 
     def make(**kwargs):
         if request.param == "memory":
             store = InMemoryEventStore(**kwargs)
-        else:
+        elif request.param == "sqlite":
             store = SQLiteEventStore(tmp_path / f"store{len(made)}.db", **kwargs)
+        else:
+            store = postgres.store(**kwargs)
         made.append(store)
         return store
 
     yield make
     for store in made:
         store.close()
+    if postgres is not None:
+        postgres.cleanup()
 
 
 @pytest.fixture
