@@ -113,6 +113,7 @@ if TYPE_CHECKING:
 
 __all__ = ["PostgresEventStore", "StoreUnavailable", "redact_url"]
 
+#: The version of the tables and of eda_append(); raise it whenever either changes.
 SCHEMA_VERSION = 1
 _SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,47}")
 _NO_END = 2**62
@@ -314,11 +315,12 @@ class PostgresEventStore(Subscribable):
 
     # --- connections ------------------------------------------------------------------------
 
-    def _connect(self, doing: str, application: str = "eda_kit") -> psycopg.Connection[Any]:
+    def _connect(self, doing: str, role: str = "store") -> psycopg.Connection[Any]:
+        """A new connection, named ``eda_kit store <schema>`` (or ``listener``) on the server."""
         try:
             return self._psycopg.connect(
                 self.url, autocommit=True, connect_timeout=max(1, round(self.connect_timeout)),
-                application_name=application,
+                application_name=f"eda_kit {role} {self.schema}",
             )
         except self._psycopg.OperationalError as error:
             raise self._unavailable(doing, error) from error
@@ -373,7 +375,7 @@ class PostgresEventStore(Subscribable):
                     "SELECT 1 FROM information_schema.tables "
                     "WHERE table_schema = %s AND table_name = 'eda_log'", (self.schema,),
                 ).fetchone()
-                if exists:
+                if exists:  # reopening: touch nothing (appends may be running right now)
                     row = conn.execute(self._sql.schema_version).fetchone()
                     found = row[0] if row else None
                     if found != SCHEMA_VERSION:
@@ -381,6 +383,7 @@ class PostgresEventStore(Subscribable):
                             f"schema {self.schema!r} holds event store tables of version "
                             f"{found}; this eda_kit reads version {SCHEMA_VERSION}"
                         )
+                    return
                 for statement in _schema_sql(self.schema):
                     conn.execute(statement)
         except psycopg.OperationalError as error:
@@ -664,7 +667,7 @@ class _Listener(threading.Thread):
         delay = 0.05
         while not self._stopping.is_set():
             try:
-                self._conn = store._connect("listen for appends", "eda_kit listener")
+                self._conn = store._connect("listen for appends", "listener")
                 with self._conn as conn:
                     conn.execute(f'LISTEN "{store.channel}"')
                     self.ready.set()
