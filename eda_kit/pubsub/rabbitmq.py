@@ -57,8 +57,9 @@ What it builds in RabbitMQ (``prefix`` defaults to ``"eda"``)::
 - Dead letters are messages in a queue: ``dead_letters(name)`` reads them (leaving them there),
   ``redeliver(name)`` moves them back with fresh attempts; there is no ``bus.dead_letters``
   list in memory.
-- ``max_attempts`` and the backoff are fixed when a subscriber's queues are first declared
-  (RabbitMQ refuses to redeclare a queue with other arguments: ``QueueMismatch``).
+- The backoff is fixed when a subscriber's retry queues are first declared (their TTL is a
+  queue argument, and RabbitMQ refuses to redeclare a queue with other arguments:
+  ``QueueMismatch``); ``max_attempts`` is each consumer's own decision.
 """
 
 from __future__ import annotations
@@ -121,7 +122,7 @@ class PublishRefused(RuntimeError):
 
 
 class QueueMismatch(ValueError):
-    """A subscriber's queue already exists with other settings (max_attempts, backoff)."""
+    """A subscriber's queues already exist with other settings (another backoff)."""
 
 
 @dataclass(frozen=True)
@@ -364,8 +365,8 @@ class RabbitMQBus:
                 })
         except aio_pika.exceptions.ChannelPreconditionFailed as error:
             raise QueueMismatch(
-                f"queue {queue_name!r} already exists with other settings (max_attempts or "
-                f"backoff): {describe_error(error)}; remove it first with bus.remove({name!r})"
+                f"the queues of {queue_name!r} already exist with other settings (another "
+                f"backoff): {describe_error(error)}; remove them first with bus.remove({name!r})"
             ) from error
         if pattern is not None:
             await queue.bind(self.exchange_name, routing_key=pattern)
