@@ -21,7 +21,8 @@ CORE := eda_kit/events.py eda_kit/payloads.py eda_kit/clock.py eda_kit/trace.py 
 NBVAL := -p tests.notebooks.nbval_history --nbval --nbval-current-env \
 	--nbval-sanitize-with tests/notebooks/nbval_sanitize.cfg
 
-.PHONY: help setup lab test unit doctest lint format typecheck nbval notebooks e2e bench mutants clean
+.PHONY: help setup lab test unit doctest lint format typecheck nbval notebooks e2e bench mutants \
+	services services-stop clean
 
 help:
 	@echo "make lab        set up .venv and open the course in JupyterLab"
@@ -34,6 +35,8 @@ help:
 	@echo "make lint       ruff (lint and format check); make format rewrites the files"
 	@echo "make typecheck  mypy over eda_kit"
 	@echo "make mutants    the kill rate of every exercise checker against mutants of its reference"
+	@echo "make services   find PostgreSQL and RabbitMQ, or start throwaway ones in .services/"
+	@echo "make services-stop  stop the throwaway servers"
 
 setup: $(STAMP)
 
@@ -88,6 +91,14 @@ bench: $(STAMP)
 
 mutants: $(TEST_STAMP)
 	$(BIN)/python -m eda_kit.exercises.mutation $(EXERCISES)
+
+# Notebook 08 and the server tests need PostgreSQL and RabbitMQ: use the ones that answer at
+# EDA_POSTGRES_URL / EDA_AMQP_URL, else start throwaway servers from the installed binaries.
+services: $(STAMP)
+	$(BIN)/python -m eda_kit.services start
+
+services-stop: $(STAMP)
+	$(BIN)/python -m eda_kit.services stop
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache build *.egg-info

@@ -73,7 +73,7 @@ def test_binder_has_everything_the_course_extra_needs():
     ]
     needed = {
         canonicalize_name(Requirement(line).name)
-        for extra in ("viz", "course")
+        for extra in ("viz", "course", "postgres", "rabbitmq")
         for line in course[extra]
     } - {"eda-kit"}
     missing = needed - set(conda_requirements())
@@ -124,3 +124,14 @@ def test_readme_badge_opens_the_start_notebook_in_jupyterlab():
     readme = (ROOT / "README.md").read_text()
     assert "mybinder.org/v2/" in readme
     assert "urlpath=lab/tree/notebooks/00_start_here.ipynb" in readme
+
+
+def test_binder_installs_and_starts_the_servers_of_notebook_08():
+    packages = (ROOT / "apt.txt").read_text().split()
+    assert packages == ["postgresql", "rabbitmq-server"]
+    start = ROOT / "start"
+    assert os.access(start, os.X_OK), "start must be executable"
+    lines = [line.strip() for line in start.read_text().splitlines()]
+    assert lines[0].startswith("#!")
+    assert any(line.startswith("python -m eda_kit.services start") for line in lines)
+    assert lines[-1] == 'exec "$@"', "start must hand over to the command Binder gave it"
