@@ -19,6 +19,9 @@ from .bench_dispatch import (
     emitter_section,
     event_section,
 )
+from .bench_postgres import concurrent_section
+from .bench_postgres import store_section as postgres_section
+from .bench_rabbitmq import publish_section
 from .bench_replay import replay_section
 from .bench_sourcing import sourcing_section
 from .bench_store import store_section
@@ -31,6 +34,9 @@ FULL = {
     "bus": lambda: bus_section(number=20_000, rounds=15),
     "build+publish": lambda: build_and_publish_section(number=20_000, rounds=15),
     "store": lambda: store_section(events=1_000, batch=100, rounds=3),
+    "postgres": lambda: postgres_section(events=1_000, batch=100, rounds=3),
+    "writers": lambda: concurrent_section(writers=8, count=250, rounds=3),
+    "rabbitmq": lambda: publish_section(count=2_000, rounds=3),
     "sourcing": lambda: sourcing_section(events=20_000, rounds=5),
     "replay": lambda: replay_section(sizes=(10_000, 100_000), jumps=200),
     "import": lambda: import_section(runs=9),
@@ -42,6 +48,9 @@ QUICK = {
     "bus": lambda: bus_section(number=200, rounds=2),
     "build+publish": lambda: build_and_publish_section(number=200, rounds=2),
     "store": lambda: store_section(events=20, batch=10, rounds=1),
+    "postgres": lambda: postgres_section(events=20, batch=10, rounds=1),
+    "writers": lambda: concurrent_section(writers=2, count=5, rounds=1),
+    "rabbitmq": lambda: publish_section(count=20, rounds=1),
     "sourcing": lambda: sourcing_section(events=500, rounds=1),
     "replay": lambda: replay_section(sizes=(200,), jumps=10),
     "import": lambda: import_section(runs=1),

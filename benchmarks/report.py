@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .harness import Section
 
-PACKAGES = ("eda_kit", "pyee", "blinker", "pypubsub", "eventsourcing")
+PACKAGES = ("eda_kit", "pyee", "blinker", "pypubsub", "eventsourcing", "psycopg", "aio-pika")
 
 
 def machine() -> str:

@@ -489,9 +489,9 @@ class RabbitMQBus:
         """``publish`` for async code (any event loop): ``await bus.publish_async(event)``."""
         self._check_open()
         if asyncio.get_running_loop() is self._loop:  # called by a coroutine handler
-            return await self._publish(event, source)
-        return await asyncio.wrap_future(
-            asyncio.run_coroutine_threadsafe(self._publish(event, source), self._loop))
+            return await asyncio.wait_for(self._publish(event, source), self.timeout)
+        future = asyncio.run_coroutine_threadsafe(self._publish(event, source), self._loop)
+        return await asyncio.wait_for(asyncio.wrap_future(future), self.timeout)
 
     async def _publish(self, event: Event, source: str | None) -> Confirmed:
         aio_pika = self._aio_pika
@@ -509,8 +509,9 @@ class RabbitMQBus:
             correlation_id=str(correlation) if correlation is not None else None,
             headers={"x-eda-source": source})
         try:
-            await self._exchange.publish(message, routing_key=topic, mandatory=True,
-                                         timeout=self.timeout)
+            # (No per-publish timeout here: asyncio.wait_for costs a task per message. The
+            # synchronous publish waits at most `timeout` for the result.)
+            await self._exchange.publish(message, routing_key=topic, mandatory=True)
         except aio_pika.exceptions.PublishError:
             raise Unroutable(topic, self.exchange_name) from None
         except aio_pika.exceptions.DeliveryError as error:
@@ -589,6 +590,21 @@ class RabbitMQBus:
                 await channel.close()
 
         return self._run(depth())
+
+    def purge(self, name: str) -> int:
+        """Throw away every message waiting in ``name``'s queue; return how many there were."""
+        self._check_open()
+
+        async def purge() -> int:
+            channel = await self._connection.channel()
+            try:
+                queue = await channel.declare_queue(self.queue_name(name), passive=True)
+                result = await queue.purge()
+                return int(result.message_count)
+            finally:
+                await channel.close()
+
+        return self._run(purge())
 
     def remove(self, name: str) -> None:
         """Delete subscriber ``name``'s queues (its waiting messages and dead letters too)."""
