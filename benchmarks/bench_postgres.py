@@ -60,9 +60,14 @@ def _their_recorder(url: str, schema: str, create: bool) -> tuple[Any, Any]:
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
     datastore = PostgresDatastore(
-        dbname=str(params.get("dbname", "postgres")), host=str(params.get("host", "127.0.0.1")),
-        port=str(params.get("port", 5432)), user=str(params.get("user", "postgres")),
-        password=str(params.get("password", "")), schema=schema, originator_id_type="text")
+        dbname=str(params.get("dbname", "postgres")),
+        host=str(params.get("host", "127.0.0.1")),
+        port=str(params.get("port", 5432)),
+        user=str(params.get("user", "postgres")),
+        password=str(params.get("password", "")),
+        schema=schema,
+        originator_id_type="text",
+    )
     recorder = PostgresApplicationRecorder(datastore)
     if create:
         recorder.create_table()
@@ -83,8 +88,7 @@ def store_section(events: int, batch: int, rounds: int) -> Section:
         theirs, datastore = _their_recorder(url, theirs_schema, create=True)
         try:
             for side, operation, seconds in _one_round(ours, theirs, events, batch):
-                results[side][operation] = min(results[side].get(operation, float("inf")),
-                                               seconds)
+                results[side][operation] = min(results[side].get(operation, float("inf")), seconds)
         finally:
             ours.close()
             datastore.close()
@@ -102,7 +106,9 @@ def store_section(events: int, batch: int, rounds: int) -> Section:
         f"{events} single appends with expected version, {events // batch or 1} batches of "
         f"{batch}, then read-all and read-one-stream, against one local PostgreSQL; JSON timed "
         f"on both sides; best of {rounds} rounds in fresh schemas",
-        rows, goal="eda_kit at least 1x eventsourcing on all four", met=met,
+        rows,
+        goal="eda_kit at least 1x eventsourcing on all four",
+        met=met,
         ratio_label="speed-up vs eventsourcing",
     )
 
@@ -121,8 +127,9 @@ def _one_round(ours: Any, theirs: Any, events: int, batch: int):
 
     def theirs_single() -> None:
         for version in range(events):
-            theirs.insert_events([StoredEvent(
-                "order-1", version + 1, "OrderUpdated", json.dumps(PAYLOAD).encode())])
+            theirs.insert_events(
+                [StoredEvent("order-1", version + 1, "OrderUpdated", json.dumps(PAYLOAD).encode())]
+            )
 
     yield "eda_kit", "single appends", timed(ours_single) / events
     yield "eventsourcing", "single appends", timed(theirs_single) / events
@@ -137,9 +144,14 @@ def _one_round(ours: Any, theirs: Any, events: int, batch: int):
 
     def theirs_batches() -> None:
         for number in range(batches):
-            theirs.insert_events([
-                StoredEvent(f"batch-{number}", version, "ItemAdded", json.dumps(PAYLOAD).encode())
-                for version in range(1, batch + 1)])
+            theirs.insert_events(
+                [
+                    StoredEvent(
+                        f"batch-{number}", version, "ItemAdded", json.dumps(PAYLOAD).encode()
+                    )
+                    for version in range(1, batch + 1)
+                ]
+            )
 
     yield "eda_kit", label, timed(ours_batches) / (batches * batch)
     yield "eventsourcing", label, timed(theirs_batches) / (batches * batch)
@@ -169,8 +181,9 @@ def _one_round(ours: Any, theirs: Any, events: int, batch: int):
 # --- 8 writer processes at once ----------------------------------------------------------------
 
 
-def _writer(side: str, url: str, schema: str, stream: str, count: int, barrier: Any,
-            results: Any) -> None:
+def _writer(
+    side: str, url: str, schema: str, stream: str, count: int, barrier: Any, results: Any
+) -> None:
     """One writer process: wait for the others, then ``count`` single appends to ``stream``."""
     from eda_kit import Event
 
@@ -192,8 +205,9 @@ def _writer(side: str, url: str, schema: str, stream: str, count: int, barrier: 
         barrier.wait()
         started = time.monotonic()
         for version in range(count):
-            recorder.insert_events([StoredEvent(stream, version + 1, "OrderUpdated",
-                                                json.dumps(PAYLOAD).encode())])
+            recorder.insert_events(
+                [StoredEvent(stream, version + 1, "OrderUpdated", json.dumps(PAYLOAD).encode())]
+            )
         results.put((started, time.monotonic()))
         datastore.close()
 
@@ -209,9 +223,12 @@ def _concurrent_round(side: str, url: str, writers: int, count: int) -> float:
         _their_recorder(url, schema, create=True)[1].close()
     context = multiprocessing.get_context("spawn")
     barrier, results = context.Barrier(writers), context.Queue()
-    processes = [context.Process(target=_writer, args=(side, url, schema, f"writer-{n}", count,
-                                                       barrier, results))
-                 for n in range(writers)]
+    processes = [
+        context.Process(
+            target=_writer, args=(side, url, schema, f"writer-{n}", count, barrier, results)
+        )
+        for n in range(writers)
+    ]
     try:
         for process in processes:
             process.start()
@@ -231,13 +248,17 @@ def concurrent_section(writers: int, count: int, rounds: int) -> Section:
         for side in best:  # interleaved: a busy moment lands on both
             best[side] = max(best[side], _concurrent_round(side, url, writers, count))
     ours, theirs = best["eda_kit"], best["eventsourcing"]
-    rows = [Row(f"{writers} writers: eda_kit", 1e6 / ours, "µs/event", ours / theirs),
-            Row(f"{writers} writers: eventsourcing", 1e6 / theirs, "µs/event", 1.0)]
+    rows = [
+        Row(f"{writers} writers: eda_kit", 1e6 / ours, "µs/event", ours / theirs),
+        Row(f"{writers} writers: eventsourcing", 1e6 / theirs, "µs/event", 1.0),
+    ]
     return Section(
         f"Event store: PostgreSQL, {writers} writer processes at once",
         f"{writers} processes, each {count} single appends with expected version to its own "
         f"stream, started together; time per event = wall time / all events; best of {rounds}",
-        rows, goal="eda_kit at least 1x eventsourcing", met=ours >= theirs,
+        rows,
+        goal="eda_kit at least 1x eventsourcing",
+        met=ours >= theirs,
         ratio_label="speed-up vs eventsourcing",
         notes=[f"eda_kit {ours:,.0f} events/s, eventsourcing {theirs:,.0f} events/s"],
     )

@@ -41,21 +41,35 @@ async def _raw_publish(url: str, exchange_name: str, count: int) -> float:
     connection = await aio_pika.connect(url)
     async with connection:
         channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
-        exchange = await channel.declare_exchange(exchange_name, aio_pika.ExchangeType.TOPIC,
-                                                  durable=True)
+        exchange = await channel.declare_exchange(
+            exchange_name, aio_pika.ExchangeType.TOPIC, durable=True
+        )
         queue = await channel.declare_queue(f"{exchange_name}.sink", durable=True)
         await queue.bind(exchange, routing_key="#")
         ids = [secrets.token_hex(16) for _ in range(count)]
         started = time.perf_counter()
         for event_id in ids:
-            body = json.dumps({"type": "order.updated", "data": PAYLOAD, "metadata": {},
-                               "id": event_id, "time": "2026-01-05T09:00:00+00:00"},
-                              separators=(",", ":")).encode()
+            body = json.dumps(
+                {
+                    "type": "order.updated",
+                    "data": PAYLOAD,
+                    "metadata": {},
+                    "id": event_id,
+                    "time": "2026-01-05T09:00:00+00:00",
+                },
+                separators=(",", ":"),
+            ).encode()
             await exchange.publish(
-                aio_pika.Message(body, content_type="application/json", message_id=event_id,
-                                 type="order.updated",
-                                 delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
-                routing_key="order.updated", mandatory=True)
+                aio_pika.Message(
+                    body,
+                    content_type="application/json",
+                    message_id=event_id,
+                    type="order.updated",
+                    delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                ),
+                routing_key="order.updated",
+                mandatory=True,
+            )
         elapsed = time.perf_counter() - started
         await queue.purge()
         await queue.delete()
@@ -92,8 +106,9 @@ def publish_section(count: int, rounds: int) -> Section:
         for round_number in range(rounds):
             best["sync"] = min(best["sync"], ours_sync())
             best["async"] = min(best["async"], asyncio.run(ours_async()))
-            best["raw"] = min(best["raw"], asyncio.run(
-                _raw_publish(url, f"{prefix}.raw{round_number}", count)))
+            best["raw"] = min(
+                best["raw"], asyncio.run(_raw_publish(url, f"{prefix}.raw{round_number}", count))
+            )
             bus.purge("sink")
         bus.remove("sink")
         bus.delete_exchanges()
@@ -103,14 +118,19 @@ def publish_section(count: int, rounds: int) -> Section:
     rows = [
         Row("raw aio-pika (the floor)", raw * 1e6, "µs/publish", 1.0, ours=False),
         Row("eda_kit RabbitMQBus.publish", best["sync"] * 1e6, "µs/publish", best["sync"] / raw),
-        Row("eda_kit RabbitMQBus.publish_async", best["async"] * 1e6, "µs/publish",
-            best["async"] / raw),
+        Row(
+            "eda_kit RabbitMQBus.publish_async",
+            best["async"] * 1e6,
+            "µs/publish",
+            best["async"] / raw,
+        ),
     ]
     return Section(
         "RabbitMQ: publish with confirms",
         f"{count} events published one at a time, persistent and mandatory, each waiting for "
         f"its confirm; one durable queue bound; best of {rounds} rounds",
-        rows, goal="eda_kit at most 1.3x raw aio-pika",
-        met=max(best["sync"], best["async"]) / raw <= 1.3, ratio_label="x raw aio-pika",
+        rows,
+        goal="eda_kit at most 1.3x raw aio-pika",
+        met=max(best["sync"], best["async"]) / raw <= 1.3,
+        ratio_label="x raw aio-pika",
     )
-

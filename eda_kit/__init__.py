@@ -8,13 +8,16 @@ course is a package of its own:
     trace              Tracer: who sent what to whom, and how it ended
     errors             EdaKitError and its family: everything the kit raises on purpose
     emitter/           EventEmitter (Node.js semantics), AsyncEventEmitter
-    pubsub/            topics (AMQP patterns), EventBus, delivery reports, dead letters
-    store/             InMemoryEventStore, SQLiteEventStore, subscriptions, optimistic concurrency
+    pubsub/            topics (AMQP patterns), EventBus, delivery reports, dead letters;
+                       rabbitmq: RabbitMQBus, the same ideas on a broker (aio-pika)
+    store/             InMemoryEventStore, SQLiteEventStore, subscriptions, optimistic concurrency;
+                       postgres: PostgresEventStore (psycopg 3)
     sourcing/          Aggregate, Repository, snapshots, upcasting
     cqrs/              CommandBus, QueryBus, Projection, read models
     saga/              Saga, Step: compensation, the saga log, faults, choreography
     messaging/         idempotency keys: making at-least-once delivery safe
     viz/               flow graphs, timelines, state plots; the ReplayPlayer widget
+    services           find PostgreSQL and RabbitMQ, or start throwaway ones (make services)
     exercises/         the self-checking exercises of each notebook
 
 ``import eda_kit`` is light: it loads only the standard library. Each name below is imported
@@ -43,9 +46,11 @@ _LAZY = {
     "Subscription": "pubsub",
     "DeadLetter": "pubsub",
     "PublishReport": "pubsub",
+    "RabbitMQBus": "pubsub.rabbitmq",
     "EventStore": "store",
     "InMemoryEventStore": "store",
     "SQLiteEventStore": "store",
+    "PostgresEventStore": "store.postgres",
     "ANY": "store",
     "NO_STREAM": "store",
     "STREAM_EXISTS": "store",
@@ -75,6 +80,7 @@ _SUBMODULES = (
     "cqrs",
     "saga",
     "messaging",
+    "services",
     "viz",
     "exercises",
     "errors",

@@ -11,7 +11,13 @@ Python error already means the same thing, it is a second base class, so code th
     │   └── NotJSON                          a payload that is not JSON, with its key path
     ├── WrongExpectedVersion                 optimistic concurrency: someone wrote first
     ├── StorageError                         the database failed; names the file or stream
-    │   └── StoreLocked (TimeoutError)       another process held the write lock too long
+    │   ├── StoreLocked (TimeoutError)       another process held the write lock too long
+    │   └── DatabaseUnavailable (ConnectionError)  no answer from the database server
+    ├── BrokerError                          RabbitMQ failed or refused; names topic or queue
+    │   ├── BrokerUnavailable (ConnectionError)    no answer from the broker
+    │   ├── Unroutable (LookupError)         no queue is bound for a published topic
+    │   ├── PublishRefused                   the broker answered a publish with a nack
+    │   └── QueueMismatch (ValueError)       a queue exists with other settings
     ├── AggregateNotFound (LookupError)      no events for that aggregate id
     ├── SagaNotFound (LookupError)           no log for that saga id
     ├── NodeNotFound (KeyError)              a drawing has no node with that label
@@ -61,6 +67,12 @@ __all__ = [
     "WrongExpectedVersion",
     "StorageError",
     "StoreLocked",
+    "DatabaseUnavailable",
+    "BrokerError",
+    "BrokerUnavailable",
+    "Unroutable",
+    "PublishRefused",
+    "QueueMismatch",
     "AggregateNotFound",
     "SagaNotFound",
     "NodeNotFound",
@@ -166,6 +178,53 @@ class StorageError(EdaKitError):
 
 class StoreLocked(StorageError, TimeoutError):
     """Another process held the database's write lock for longer than the store's ``timeout``."""
+
+
+class DatabaseUnavailable(StorageError, ConnectionError):
+    """The database server did not answer, or the connection broke during a call.
+
+    The message names the server (never its password) and what was being done. When an
+    *append* lost its connection, its outcome is unknown: it may have committed. Read the
+    stream before trying again (or retry with the same event ids and expected version).
+    """
+
+
+# --- the message broker --------------------------------------------------------------------------
+
+
+class BrokerError(EdaKitError):
+    """RabbitMQ failed or refused something. The message names the topic or queue.
+
+    The client's own error (``aio_pika.exceptions...``) is kept as ``__cause__``.
+    """
+
+
+class BrokerUnavailable(BrokerError, ConnectionError):
+    """The broker did not answer, or the connection broke during a call.
+
+    When a *publish* lost its connection, its outcome is unknown: publishing again may
+    duplicate the message, which consumers must tolerate anyway (at least once).
+    """
+
+
+class Unroutable(BrokerError, LookupError):
+    """No queue is bound for this topic: published ``mandatory``, the message came back."""
+
+    def __init__(self, topic: str, exchange: str) -> None:
+        super().__init__(
+            f"no queue is bound to exchange {exchange!r} for topic {topic!r}: the broker "
+            "returned the message (subscribe a consumer first, or publish another topic)"
+        )
+        self.topic = topic
+        self.exchange = exchange
+
+
+class PublishRefused(BrokerError):
+    """The broker answered a publish with a negative confirm (``basic.nack``)."""
+
+
+class QueueMismatch(BrokerError, ValueError):
+    """A subscriber's queues already exist with other settings (another retry backoff)."""
 
 
 # --- looking things up --------------------------------------------------------------------------

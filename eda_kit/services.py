@@ -98,10 +98,12 @@ def answers(url: str, timeout: float = 1.0) -> bool:
     scheme = urlsplit(url).scheme
     if scheme in ("postgresql", "postgres"):
         hello, port = (8).to_bytes(4, "big") + (80877103).to_bytes(4, "big"), 5432
+
         def good(reply: bytes) -> bool:
             return reply[:1] in (b"S", b"N")
     elif scheme in ("amqp", "amqps"):
         hello, port = b"AMQP\x00\x00\x09\x01", 5672
+
         def good(reply: bytes) -> bool:
             return reply[:1] == b"\x01"
     else:
@@ -163,9 +165,11 @@ def missing(kind: str) -> str | None:
     found = _postgres_binary("pg_ctl") if kind == "postgres" else _rabbitmq_script()
     if found is not None:
         return None
-    return (f"{NAMES[kind]}: nothing answers at {os.environ.get(ENV[kind]) or DEFAULTS[kind]} "
-            f"and its binaries are not installed ({INSTALL[kind]}, see README 'Servers'), "
-            f"or set {ENV[kind]}")
+    return (
+        f"{NAMES[kind]}: nothing answers at {os.environ.get(ENV[kind]) or DEFAULTS[kind]} "
+        f"and its binaries are not installed ({INSTALL[kind]}, see README 'Servers'), "
+        f"or set {ENV[kind]}"
+    )
 
 
 def _url(kind: str, root: Path | None) -> str:
@@ -253,12 +257,19 @@ def _postgres_binary(name: str) -> str | None:
     found = shutil.which(name)
     if found:
         return found
-    patterns = ["/usr/lib/postgresql/*/bin", "/opt/homebrew/opt/postgresql*/bin",
-                "/usr/local/opt/postgresql*/bin", "/usr/pgsql-*/bin",
-                "/Applications/Postgres.app/Contents/Versions/latest/bin"]
+    patterns = [
+        "/usr/lib/postgresql/*/bin",
+        "/opt/homebrew/opt/postgresql*/bin",
+        "/usr/local/opt/postgresql*/bin",
+        "/usr/pgsql-*/bin",
+        "/Applications/Postgres.app/Contents/Versions/latest/bin",
+    ]
     candidates = [path for pattern in patterns for path in glob.glob(f"{pattern}/{name}")]
-    candidates.sort(key=lambda path: [int(part) if part.isdigit() else 0
-                                      for part in path.replace("@", "/").split("/")])
+    candidates.sort(
+        key=lambda path: [
+            int(part) if part.isdigit() else 0 for part in path.replace("@", "/").split("/")
+        ]
+    )
     return candidates[-1] if candidates else None
 
 
@@ -280,8 +291,11 @@ def _service_user() -> str:
             return name
         except KeyError:
             continue
-    subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
-                    "eda-services"], check=True, capture_output=True)
+    subprocess.run(
+        ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", "eda-services"],
+        check=True,
+        capture_output=True,
+    )
     return "eda-services"
 
 
@@ -324,8 +338,12 @@ class PostgresServer:
         pg_ctl = _postgres_binary("pg_ctl")
         if pg_ctl is None:
             raise ServicesUnavailable(missing("postgres") or "pg_ctl is missing")
-        return subprocess.run([*_run_as(), pg_ctl, "-D", str(self.data), *args],
-                              capture_output=True, text=True, check=check)
+        return subprocess.run(
+            [*_run_as(), pg_ctl, "-D", str(self.data), *args],
+            capture_output=True,
+            text=True,
+            check=check,
+        )
 
     def _initdb(self) -> None:
         initdb = _postgres_binary("initdb")
@@ -338,9 +356,21 @@ class PostgresServer:
                 if path.name.startswith(("eda_kit-services", "postgres-")):
                     os.chown(path, entry.pw_uid, entry.pw_gid)
         result = subprocess.run(
-            [*_run_as(), initdb, "-D", str(self.data), "-U", "postgres", "--auth=trust",
-             "--encoding=UTF8", "--locale=C", "--no-sync"],
-            capture_output=True, text=True)
+            [
+                *_run_as(),
+                initdb,
+                "-D",
+                str(self.data),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--locale=C",
+                "--no-sync",
+            ],
+            capture_output=True,
+            text=True,
+        )
         if result.returncode != 0:
             raise ServicesUnavailable(f"initdb failed: {result.stderr.strip()[-500:]}")
 
@@ -354,12 +384,14 @@ class PostgresServer:
         if not (self.data / "PG_VERSION").exists():
             self._initdb()
         options = f"-p {self.port} -h 127.0.0.1 -k ''"
-        result = self._pg_ctl("-l", str(self.log), "-o", options, "-w", "-t", "60", "start",
-                              check=False)
+        result = self._pg_ctl(
+            "-l", str(self.log), "-o", options, "-w", "-t", "60", "start", check=False
+        )
         if result.returncode != 0:
             raise ServicesUnavailable(
                 f"PostgreSQL did not start on port {self.port}: {result.stderr.strip()[-300:]}"
-                f" (log: {self.log})")
+                f" (log: {self.log})"
+            )
         _wait_until(self.running, START_TIMEOUT, f"PostgreSQL on port {self.port}", self.log)
 
     def stop(self, mode: str = "fast") -> None:
@@ -377,8 +409,12 @@ class PostgresServer:
 
 def _rabbitmq_script() -> str | None:
     """The real ``rabbitmq-server`` script (not Debian's wrapper, which insists on its user)."""
-    candidates = [shutil.which("rabbitmq-server"), "/usr/lib/rabbitmq/bin/rabbitmq-server",
-                  "/opt/homebrew/sbin/rabbitmq-server", "/usr/local/sbin/rabbitmq-server"]
+    candidates = [
+        shutil.which("rabbitmq-server"),
+        "/usr/lib/rabbitmq/bin/rabbitmq-server",
+        "/opt/homebrew/sbin/rabbitmq-server",
+        "/usr/local/sbin/rabbitmq-server",
+    ]
     for candidate in candidates:
         if candidate and os.path.exists(candidate):
             real = os.path.realpath(candidate)
@@ -425,25 +461,33 @@ class RabbitMQServer:
     def _environment(self) -> dict[str, str]:
         d = self.directory
         ports = self._ports()
-        env = {key: value for key, value in os.environ.items()
-               if not key.startswith(("RABBITMQ_", "ERL_"))}
-        env.update({
-            "HOME": str(d / "home"),  # the Erlang cookie lives here, private to this node
-            "RABBITMQ_NODENAME": self.node,
-            "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
-            "RABBITMQ_NODE_PORT": str(self.port),
-            "RABBITMQ_DIST_PORT": str(ports["dist"]),
-            "ERL_EPMD_PORT": str(ports["epmd"]),
-            "ERL_EPMD_ADDRESS": "127.0.0.1",
-            "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": "-kernel inet_dist_use_interface {127,0,0,1}",
-            "RABBITMQ_CONFIG_FILE": str(d / "rabbitmq.conf"),
-            "RABBITMQ_ADVANCED_CONFIG_FILE": str(d / "advanced.config"),
-            "RABBITMQ_CONF_ENV_FILE": str(d / "rabbitmq-env.conf"),
-            "RABBITMQ_ENABLED_PLUGINS_FILE": str(d / "enabled_plugins"),
-            "RABBITMQ_MNESIA_BASE": str(d / "mnesia"),
-            "RABBITMQ_LOG_BASE": str(d / "log"),
-            "RABBITMQ_PID_FILE": str(d / "beam.pid"),
-        })
+        env = {
+            key: value
+            for key, value in os.environ.items()
+            if not key.startswith(("RABBITMQ_", "ERL_"))
+        }
+        env.update(
+            {
+                "HOME": str(d / "home"),  # the Erlang cookie lives here, private to this node
+                "RABBITMQ_NODENAME": self.node,
+                "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
+                "RABBITMQ_NODE_PORT": str(self.port),
+                "RABBITMQ_DIST_PORT": str(ports["dist"]),
+                "ERL_EPMD_PORT": str(ports["epmd"]),
+                "ERL_EPMD_ADDRESS": "127.0.0.1",
+                # Erlang distribution on loopback only, like everything else here.
+                "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": (
+                    "-kernel inet_dist_use_interface {127,0,0,1}"
+                ),
+                "RABBITMQ_CONFIG_FILE": str(d / "rabbitmq.conf"),
+                "RABBITMQ_ADVANCED_CONFIG_FILE": str(d / "advanced.config"),
+                "RABBITMQ_CONF_ENV_FILE": str(d / "rabbitmq-env.conf"),
+                "RABBITMQ_ENABLED_PLUGINS_FILE": str(d / "enabled_plugins"),
+                "RABBITMQ_MNESIA_BASE": str(d / "mnesia"),
+                "RABBITMQ_LOG_BASE": str(d / "log"),
+                "RABBITMQ_PID_FILE": str(d / "beam.pid"),
+            }
+        )
         return env
 
     def _prepare(self) -> None:
@@ -478,9 +522,15 @@ class RabbitMQServer:
         self._prepare()
         (self.directory / "beam.pid").unlink(missing_ok=True)
         with open(self.log, "ab") as log:
-            subprocess.Popen([script], env=self._environment(), cwd=self.directory,
-                             stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                             start_new_session=True)
+            subprocess.Popen(
+                [script],
+                env=self._environment(),
+                cwd=self.directory,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+            )
         _wait_until(self.running, START_TIMEOUT, f"RabbitMQ on port {self.port}", self.log)
 
     def stop(self) -> None:
@@ -488,8 +538,11 @@ class RabbitMQServer:
         self._signal(signal.SIGTERM)
         epmd = shutil.which("epmd")
         if epmd and (self.directory / "ports.json").exists():
-            subprocess.run([epmd, "-port", str(self._ports()["epmd"]), "-kill"],
-                           capture_output=True, env=self._environment())
+            subprocess.run(
+                [epmd, "-port", str(self._ports()["epmd"]), "-kill"],
+                capture_output=True,
+                env=self._environment(),
+            )
 
     def kill(self) -> None:
         """``kill -9`` the broker: no shutdown at all (durable messages survive on disk)."""
@@ -522,7 +575,8 @@ class RabbitMQServer:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m eda_kit.services",
-        description="Find PostgreSQL and RabbitMQ, or start throwaway ones in .services/.")
+        description="Find PostgreSQL and RabbitMQ, or start throwaway ones in .services/.",
+    )
     parser.add_argument("command", choices=["start", "stop", "status"])
     parser.add_argument("--only", choices=KINDS, help="just one of the two")
     args = parser.parse_args(argv)
@@ -548,8 +602,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             url = start(kind, root)
             print(f"{NAMES[kind]}: answers at {url}")
         if url is not None and url != (os.environ.get(ENV[kind]) or DEFAULTS[kind]):
-            print(f"    (tests and notebooks find it; for your own scripts: "
-                  f"export {ENV[kind]}={url})")
+            print(
+                f"    (tests and notebooks find it; for your own scripts: export {ENV[kind]}={url})"
+            )
     return status
 
 

@@ -27,9 +27,11 @@ __all__ = ["safe_read", "ack_discipline", "claim_rows", "Crash", "Delivery"]
 
 def safe_to_read(checkpoint, committed, in_flight):
     first_in_flight = min(in_flight, default=None)
-    return [position for position in committed
-            if position > checkpoint
-            and (first_in_flight is None or position < first_in_flight)]
+    return [
+        position
+        for position in committed
+        if position > checkpoint and (first_in_flight is None or position < first_in_flight)
+    ]
 
 
 def _everything_committed(checkpoint, committed, in_flight):  # skips what commits late
@@ -50,8 +52,11 @@ def _stops_at_first_hole(checkpoint, committed, in_flight):  # stalls forever on
 
 def _stops_at_last_in_flight(checkpoint, committed, in_flight):  # max instead of min
     last = max(in_flight, default=None)
-    return [position for position in committed
-            if position > checkpoint and (last is None or position < last)]
+    return [
+        position
+        for position in committed
+        if position > checkpoint and (last is None or position < last)
+    ]
 
 
 def _from_the_start(checkpoint, committed, in_flight):  # forgets the checkpoint
@@ -86,19 +91,24 @@ def _test_safe_read(answer, check: Checker) -> None:
         ("an empty log", 0, [], set()),
     ]
     for description, checkpoint, committed, in_flight in named:
-        with check.case(f"{description}: checkpoint {checkpoint}, committed {committed}, "
-                        f"in flight {sorted(in_flight)}"):
+        with check.case(
+            f"{description}: checkpoint {checkpoint}, committed {committed}, "
+            f"in flight {sorted(in_flight)}"
+        ):
             got = answer(checkpoint, list(committed), set(in_flight))
-            check.expect(got, safe_to_read(checkpoint, committed, in_flight),
-                         "positions to deliver")
+            check.expect(
+                got, safe_to_read(checkpoint, committed, in_flight), "positions to deliver"
+            )
     rng = random.Random(8)
     for _ in range(300):
         checkpoint, committed, in_flight = _gap_case(rng)
-        with check.case(f"checkpoint {checkpoint}, committed {committed}, "
-                        f"in flight {sorted(in_flight)}"):
+        with check.case(
+            f"checkpoint {checkpoint}, committed {committed}, in flight {sorted(in_flight)}"
+        ):
             got = answer(checkpoint, list(committed), set(in_flight))
-            check.expect(got, safe_to_read(checkpoint, committed, in_flight),
-                         "positions to deliver")
+            check.expect(
+                got, safe_to_read(checkpoint, committed, in_flight), "positions to deliver"
+            )
 
 
 safe_read = Exercise(
@@ -114,8 +124,12 @@ safe_read = Exercise(
         "first = min(in_flight, default=None); keep committed positions p with "
         "checkpoint < p and (first is None or p < first)",
     ],
-    common_mistakes=[_everything_committed, _stops_at_first_hole, _stops_at_last_in_flight,
-                     _from_the_start],
+    common_mistakes=[
+        _everything_committed,
+        _stops_at_first_hole,
+        _stops_at_last_in_flight,
+        _from_the_start,
+    ],
     explanation=(
         "This is a high-water mark, the idea behind Marten's async daemon: a reader may go up "
         "to just below the oldest position still in flight, and no further. Delivering "
@@ -247,15 +261,20 @@ def _test_ack_discipline(answer, check: Checker) -> None:
         with check.case(f"the handler raises KeyError on attempt {attempt} of {max_attempts}"):
             delivery = Delivery("order.created", attempt)
             answer(delivery, broken, max_attempts)
-            check.expect(delivery.actions, ["retry", "ack"],
-                         "what the consumer did (the copy first, then the ack)")
+            check.expect(
+                delivery.actions,
+                ["retry", "ack"],
+                "what the consumer did (the copy first, then the ack)",
+            )
     for attempt, max_attempts in [(3, 3), (1, 1), (5, 5)]:
-        with check.case(f"the handler raises KeyError on the last attempt ({attempt} of "
-                        f"{max_attempts})"):
+        with check.case(
+            f"the handler raises KeyError on the last attempt ({attempt} of {max_attempts})"
+        ):
             delivery = Delivery("order.created", attempt)
             answer(delivery, broken, max_attempts)
-            check.expect(delivery.actions, ["dead_letter(KeyError: 'sku')", "ack"],
-                         "what the consumer did")
+            check.expect(
+                delivery.actions, ["dead_letter(KeyError: 'sku')", "ack"], "what the consumer did"
+            )
     with check.case("the process dies inside the handler"):
         delivery = Delivery("order.created", 1)
         try:
@@ -264,9 +283,11 @@ def _test_ack_discipline(answer, check: Checker) -> None:
             pass
         else:
             check.fail("the crash did not reach the process: a dying process can't carry on")
-        check.require(delivery.actions == [],
-                      f"the consumer did {delivery.actions} before dying: with no ack, "
-                      "RabbitMQ delivers the message again; with one, it is gone")
+        check.require(
+            delivery.actions == [],
+            f"the consumer did {delivery.actions} before dying: with no ack, "
+            "RabbitMQ delivers the message again; with one, it is gone",
+        )
 
 
 ack_discipline = Exercise(
@@ -282,8 +303,13 @@ ack_discipline = Exercise(
         "try: handler(delivery.event) / except Exception as error: retry() if delivery.attempt "
         "< max_attempts else dead_letter(f'{type(error).__name__}: {error}') / then ack()",
     ],
-    common_mistakes=[_acks_first, _acks_in_finally, _retries_forever, _acks_before_the_copy,
-                     _off_by_one],
+    common_mistakes=[
+        _acks_first,
+        _acks_in_finally,
+        _retries_forever,
+        _acks_before_the_copy,
+        _off_by_one,
+    ],
     explanation=(
         "Ack last, and only for a delivery you have finished with: handled, or handed on to "
         "the retry or dead-letter queue with a confirmed publish. Every crash before the ack "
@@ -355,21 +381,32 @@ def _test_claim_rows(answer, check: Checker) -> None:
         ("nobody else holds anything", [(1, "A"), (2, "B"), (3, "A")], set(), 10),
         ("the limit cuts the batch", [(1, "A"), (2, "B"), (3, "A")], set(), 2),
         ("another relay holds A's first row", [(1, "A"), (2, "B"), (3, "A"), (4, "B")], {1}, 10),
-        ("another relay holds B's rows; the limit is 2",
-         [(1, "B"), (2, "B"), (3, "A"), (4, "C"), (5, "A")], {1, 2}, 2),
+        (
+            "another relay holds B's rows; the limit is 2",
+            [(1, "B"), (2, "B"), (3, "A"), (4, "C"), (5, "A")],
+            {1, 2},
+            2,
+        ),
         ("everything is held", [(1, "A"), (2, "B")], {1, 2}, 5),
     ]
     for description, pending, locked, limit in named:
-        with check.case(f"{description}: pending {pending}, locked {sorted(locked)}, "
-                        f"limit {limit}"):
-            check.expect(answer(list(pending), set(locked), limit),
-                         claim(pending, locked, limit), "rows claimed")
+        with check.case(
+            f"{description}: pending {pending}, locked {sorted(locked)}, limit {limit}"
+        ):
+            check.expect(
+                answer(list(pending), set(locked), limit),
+                claim(pending, locked, limit),
+                "rows claimed",
+            )
     rng = random.Random(15)
     for _ in range(300):
         pending, locked, limit = _claim_case(rng)
         with check.case(f"pending {pending}, locked {sorted(locked)}, limit {limit}"):
-            check.expect(answer(list(pending), set(locked), limit),
-                         claim(pending, locked, limit), "rows claimed")
+            check.expect(
+                answer(list(pending), set(locked), limit),
+                claim(pending, locked, limit),
+                "rows claimed",
+            )
 
 
 claim_rows = Exercise(
@@ -384,8 +421,12 @@ claim_rows = Exercise(
         "blocked = set(); for position, stream in pending: stop at the limit; if position in "
         "locked or stream in blocked: blocked.add(stream) and skip; else take the row",
     ],
-    common_mistakes=[_plain_skip_locked, _limit_then_skip, _stops_at_first_lock,
-                     _ignores_the_limit],
+    common_mistakes=[
+        _plain_skip_locked,
+        _limit_then_skip,
+        _stops_at_first_lock,
+        _ignores_the_limit,
+    ],
     explanation=(
         "FOR UPDATE SKIP LOCKED lets two relays share one outbox table without waiting for "
         "each other and without publishing a row twice, but on its own it is row by row. "

@@ -74,9 +74,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from ..errors import (
+    BrokerError,
+    BrokerUnavailable,
+    InvalidType,
+    InvalidValue,
+    PublishRefused,
+    QueueMismatch,
+    StoreClosed,
+    Unroutable,
+    describe_error,
+)
 from ..events import Event, RecordedEvent
-from ..topics import TopicPattern, parse_topic
-from ..trace import Tracer
+from ..trace import Tracer, handler_name
+from .topics import TopicPattern, parse_topic
 
 if TYPE_CHECKING:
     import aio_pika
@@ -99,30 +110,6 @@ Handler = Callable[[Event], Any]
 
 #: How long sync calls wait for the broker before giving up (seconds).
 DEFAULT_TIMEOUT = 30.0
-
-
-class BrokerUnavailable(ConnectionError):
-    """RabbitMQ could not be reached, or the connection broke mid-call (names the broker)."""
-
-
-class Unroutable(LookupError):
-    """No queue is bound for this event's type: published with ``mandatory``, it came back."""
-
-    def __init__(self, topic: str, exchange: str) -> None:
-        super().__init__(
-            f"no queue is bound to exchange {exchange!r} for topic {topic!r}: the broker "
-            "returned the message (subscribe a consumer first, or publish another topic)"
-        )
-        self.topic = topic
-        self.exchange = exchange
-
-
-class PublishRefused(RuntimeError):
-    """The broker answered a publish with a negative confirm (``basic.nack``)."""
-
-
-class QueueMismatch(ValueError):
-    """A subscriber's queues already exist with other settings (another backoff)."""
 
 
 @dataclass(frozen=True)
@@ -151,29 +138,34 @@ class RabbitDeadLetter:
 
     def __repr__(self) -> str:
         what = f"{self.event.type!r} {self.event.id}" if self.event is not None else "not an event"
-        return (f"RabbitDeadLetter({what} -> {self.subscriber}, {self.attempts} "
-                f"attempt{'s' if self.attempts != 1 else ''}: {self.error})")
-
-
-def describe_error(error: BaseException) -> str:
-    message = str(error)
-    return f"{type(error).__name__}: {message}" if message else type(error).__name__
+        return (
+            f"RabbitDeadLetter({what} -> {self.subscriber}, {self.attempts} "
+            f"attempt{'s' if self.attempts != 1 else ''}: {self.error})"
+        )
 
 
 def encode_event(event: Event) -> bytes:
     """The message body: the event as JSON (a ``RecordedEvent`` keeps stream, version, position)."""
-    return json.dumps(event.to_dict(), separators=(",", ":"), ensure_ascii=False,
-                      allow_nan=False).encode()
+    return json.dumps(
+        event.to_dict(), separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode()
 
 
 def decode_event(body: bytes) -> Event:
-    """The ``Event`` (or ``RecordedEvent``) in a message body; ``ValueError`` if it is not one."""
+    """The ``Event`` (or ``RecordedEvent``) in a message body; ``InvalidValue`` if not one."""
     try:
         fields = json.loads(body)
-        common = (fields["type"], fields.get("data", {}), fields.get("metadata", {}),
-                  fields["id"], datetime.fromisoformat(fields["time"]))
+        common = (
+            fields["type"],
+            fields.get("data", {}),
+            fields.get("metadata", {}),
+            fields["id"],
+            datetime.fromisoformat(fields["time"]),
+        )
     except (ValueError, KeyError, TypeError) as error:
-        raise ValueError(f"not an eda_kit event: {body[:80]!r} ({describe_error(error)})") from None
+        raise InvalidValue(
+            f"not an eda_kit event: {body[:80]!r} ({describe_error(error)})"
+        ) from None
     if "stream_id" in fields:
         return RecordedEvent(*common, fields["stream_id"], fields["version"], fields["position"])
     return Event(*common)
@@ -182,8 +174,9 @@ def decode_event(body: bytes) -> Event:
 class RabbitSubscription:
     """One subscriber's consumer on its queue. Made by ``RabbitMQBus.subscribe``."""
 
-    def __init__(self, bus: RabbitMQBus, pattern: str, handler: Handler, name: str,
-                 max_attempts: int) -> None:
+    def __init__(
+        self, bus: RabbitMQBus, pattern: str, handler: Handler, name: str, max_attempts: int
+    ) -> None:
         self._bus = bus
         self.pattern = pattern
         self.handler = handler
@@ -240,18 +233,24 @@ class RabbitMQBus:
         try:
             import aio_pika
         except ImportError as error:  # pragma: no cover  (the extra is missing)
-            raise ImportError('RabbitMQBus needs aio-pika: pip install "eda_kit[rabbitmq]"') \
-                from error
+            raise ImportError(
+                'RabbitMQBus needs aio-pika: pip install "eda_kit[rabbitmq]"'
+            ) from error
         if not isinstance(url, str) or not url.startswith(("amqp://", "amqps://")):
-            raise ValueError(f"url must be an amqp:// URL, not {url!r}")
+            raise InvalidValue(f"url must be an amqp:// URL, not {url!r}")
         if not isinstance(prefix, str) or not prefix or prefix.startswith("amq."):
-            raise ValueError(f"prefix must be a non-empty name not starting 'amq.', not {prefix!r}")
+            raise InvalidValue(
+                f"prefix must be a non-empty name not starting 'amq.', not {prefix!r}"
+            )
         if isinstance(prefetch, bool) or not isinstance(prefetch, int) or prefetch < 1:
-            raise ValueError(f"prefetch must be an int >= 1, not {prefetch!r}")
-        for label, value in (("backoff_base", backoff_base), ("backoff_max", backoff_max),
-                             ("timeout", timeout)):
+            raise InvalidValue(f"prefetch must be an int >= 1, not {prefetch!r}")
+        for label, value in (
+            ("backoff_base", backoff_base),
+            ("backoff_max", backoff_max),
+            ("timeout", timeout),
+        ):
             if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-                raise ValueError(f"{label} must be a number of seconds > 0, not {value!r}")
+                raise InvalidValue(f"{label} must be a number of seconds > 0, not {value!r}")
         self._aio_pika = aio_pika
         self.url = url
         self.prefix = prefix
@@ -265,8 +264,9 @@ class RabbitMQBus:
         self._subscriptions: list[RabbitSubscription] = []
         self._closed = False
         self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever,
-                                        name=f"eda_kit rabbitmq {prefix}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name=f"eda_kit rabbitmq {prefix}", daemon=True
+        )
         self._thread.start()
         self._connection: Any = None
         self._publisher: Any = None  # a channel with publisher confirms
@@ -283,10 +283,19 @@ class RabbitMQBus:
         """Run ``coroutine`` on the bus's loop and wait for its result (from any other thread)."""
         if threading.current_thread() is self._thread:
             coroutine.close()
-            raise RuntimeError("a RabbitMQBus handler must not call the bus's blocking methods "
-                               "from a coroutine handler: await bus.publish_async(...) instead")
+            raise BrokerError(
+                "a RabbitMQBus handler must not call the bus's blocking methods "
+                "from a coroutine handler: await bus.publish_async(...) instead"
+            )
         future: Future[T] = asyncio.run_coroutine_threadsafe(coroutine, self._loop)
-        return future.result(timeout if timeout is not None else self.timeout)
+        wait = timeout if timeout is not None else self.timeout
+        try:
+            return future.result(wait)
+        except TimeoutError:
+            future.cancel()
+            raise BrokerUnavailable(
+                f"RabbitMQ at {self._broker()}: no answer within {wait:g} s"
+            ) from None
 
     def _broker(self) -> str:
         import re
@@ -302,12 +311,15 @@ class RabbitMQBus:
             raise BrokerUnavailable(
                 f"RabbitMQ at {self._broker()}: could not connect: {describe_error(error)}"
             ) from error
-        self._publisher = await self._connection.channel(publisher_confirms=True,
-                                                         on_return_raises=True)
+        self._publisher = await self._connection.channel(
+            publisher_confirms=True, on_return_raises=True
+        )
         self._exchange = await self._publisher.declare_exchange(
-            self.exchange_name, aio_pika.ExchangeType.TOPIC, durable=True)
+            self.exchange_name, aio_pika.ExchangeType.TOPIC, durable=True
+        )
         await self._publisher.declare_exchange(
-            self.dead_exchange_name, aio_pika.ExchangeType.DIRECT, durable=True)
+            self.dead_exchange_name, aio_pika.ExchangeType.DIRECT, durable=True
+        )
 
     # --- names ------------------------------------------------------------------------------
 
@@ -321,48 +333,60 @@ class RabbitMQBus:
 
     # --- subscribing ------------------------------------------------------------------------
 
-    def subscribe(self, pattern: str, handler: Handler, *, name: str | None = None,
-                  max_attempts: int = 1) -> RabbitSubscription:
+    def subscribe(
+        self, pattern: str, handler: Handler, *, name: str | None = None, max_attempts: int = 1
+    ) -> RabbitSubscription:
         """Consume the events whose topic matches ``pattern`` from subscriber ``name``'s queue.
 
         Declares the queue (durable), its binding, its retry queues and its dead-letter
         queue, then starts consuming. Another process subscribing with the same ``name``
         shares the queue's work (competing consumers).
         """
-        TopicPattern(pattern)  # checks it: ValueError with the reason if bad
+        TopicPattern(pattern)  # checks it: InvalidValue with the reason if bad
         if not callable(handler):
-            raise TypeError(f"handler must be callable, got {type(handler).__name__}")
+            raise InvalidType(f"handler must be callable, got {type(handler).__name__}")
         if isinstance(max_attempts, bool) or not isinstance(max_attempts, int):
-            raise TypeError(f"max_attempts must be an int, got {type(max_attempts).__name__}")
+            raise InvalidType(f"max_attempts must be an int, got {type(max_attempts).__name__}")
         if max_attempts < 1:
-            raise ValueError(f"max_attempts must be 1 or more (1 = no retries), got {max_attempts}")
+            raise InvalidValue(
+                f"max_attempts must be 1 or more (1 = no retries), got {max_attempts}"
+            )
         if name is None:
-            name = getattr(handler, "__qualname__", None) or type(handler).__qualname__
+            name = handler_name(handler)
         elif not isinstance(name, str) or not name.strip():
-            raise ValueError(f"name must be a non-empty str, got {name!r}")
+            raise InvalidValue(f"name must be a non-empty str, got {name!r}")
         self._check_open()
         subscription = RabbitSubscription(self, pattern, handler, name, max_attempts)
         self._run(self._start_consuming(subscription))
         self._subscriptions.append(subscription)
         return subscription
 
-    async def _declare(self, channel: Any, name: str, pattern: str | None,
-                       max_attempts: int) -> Any:
+    async def _declare(
+        self, channel: Any, name: str, pattern: str | None, max_attempts: int
+    ) -> Any:
         aio_pika = self._aio_pika
         queue_name = self.queue_name(name)
         try:
-            queue = await channel.declare_queue(queue_name, durable=True, arguments={
-                "x-dead-letter-exchange": self.dead_exchange_name,
-                "x-dead-letter-routing-key": queue_name,
-            })
+            queue = await channel.declare_queue(
+                queue_name,
+                durable=True,
+                arguments={
+                    "x-dead-letter-exchange": self.dead_exchange_name,
+                    "x-dead-letter-routing-key": queue_name,
+                },
+            )
             dead = await channel.declare_queue(f"{queue_name}.dead", durable=True)
             await dead.bind(self.dead_exchange_name, routing_key=queue_name)
             for retry in range(1, max_attempts):
-                await channel.declare_queue(f"{queue_name}.retry.{retry}", durable=True, arguments={
-                    "x-message-ttl": round(self.backoff_delay(retry) * 1000),
-                    "x-dead-letter-exchange": "",  # the default exchange: straight back to
-                    "x-dead-letter-routing-key": queue_name,  # the subscriber's own queue
-                })
+                await channel.declare_queue(
+                    f"{queue_name}.retry.{retry}",
+                    durable=True,
+                    arguments={
+                        "x-message-ttl": round(self.backoff_delay(retry) * 1000),
+                        "x-dead-letter-exchange": "",  # the default exchange: straight back to
+                        "x-dead-letter-routing-key": queue_name,  # the subscriber's own queue
+                    },
+                )
         except aio_pika.exceptions.ChannelPreconditionFailed as error:
             raise QueueMismatch(
                 f"the queues of {queue_name!r} already exist with other settings (another "
@@ -375,8 +399,9 @@ class RabbitMQBus:
     async def _start_consuming(self, subscription: RabbitSubscription) -> None:
         channel = await self._connection.channel()
         await channel.set_qos(prefetch_count=self.prefetch)
-        queue = await self._declare(channel, subscription.name, subscription.pattern,
-                                    subscription.max_attempts)
+        queue = await self._declare(
+            channel, subscription.name, subscription.pattern, subscription.max_attempts
+        )
         subscription._amqp_queue = queue
         # aio-pika runs each delivery callback as its own task; an asyncio.Queue in between
         # lets one worker handle them one at a time, in the order RabbitMQ delivered them.
@@ -404,6 +429,10 @@ class RabbitMQBus:
     async def _work(self, subscription: RabbitSubscription, inbox: asyncio.Queue[Any]) -> None:
         while True:
             message = await inbox.get()
+            try:
+                message.channel  # noqa: B018  (raises once the delivering channel is gone)
+            except Exception:
+                continue  # the connection dropped: RabbitMQ redelivers this one, don't run it
             try:
                 await self._handle(subscription, message)
             except Exception:  # the channel broke mid-ack: RabbitMQ redelivers the message
@@ -438,8 +467,9 @@ class RabbitMQBus:
             else:
                 await self._send_to_dead_letters(subscription, message, headers, attempt, error)
                 subscription.dead_lettered += 1
-                self._trace(source, event, subscription, "dead_lettered", attempt,
-                            describe_error(error))
+                self._trace(
+                    source, event, subscription, "dead_lettered", attempt, describe_error(error)
+                )
             await message.ack()  # only after the copy was confirmed: at least once
             return
         await message.ack()  # only now: a crash before this line means redelivery
@@ -448,30 +478,66 @@ class RabbitMQBus:
 
     def _copy(self, message: Any, headers: dict[str, Any]) -> aio_pika.Message:
         return self._aio_pika.Message(
-            message.body, headers=headers, content_type=message.content_type,
-            message_id=message.message_id, correlation_id=message.correlation_id,
-            type=message.type, delivery_mode=self._aio_pika.DeliveryMode.PERSISTENT)
+            message.body,
+            headers=headers,
+            content_type=message.content_type,
+            message_id=message.message_id,
+            correlation_id=message.correlation_id,
+            type=message.type,
+            delivery_mode=self._aio_pika.DeliveryMode.PERSISTENT,
+        )
 
-    async def _send_to_retry(self, subscription: RabbitSubscription, message: Any,
-                             headers: dict[str, Any], attempt: int, error: Exception) -> None:
+    async def _send_to_retry(
+        self,
+        subscription: RabbitSubscription,
+        message: Any,
+        headers: dict[str, Any],
+        attempt: int,
+        error: Exception,
+    ) -> None:
         headers.update({"x-eda-attempt": attempt + 1, "x-eda-error": describe_error(error)})
         await self._publisher.default_exchange.publish(
-            self._copy(message, headers), routing_key=f"{subscription.queue}.retry.{attempt}")
+            self._copy(message, headers), routing_key=f"{subscription.queue}.retry.{attempt}"
+        )
 
-    async def _send_to_dead_letters(self, subscription: RabbitSubscription, message: Any,
-                                    headers: dict[str, Any], attempt: int,
-                                    error: Exception) -> None:
-        headers.update({"x-eda-attempt": attempt, "x-eda-error": describe_error(error),
-                        "x-eda-subscriber": subscription.name})
-        dead_exchange = await self._publisher.get_exchange(self.dead_exchange_name,
-                                                           ensure=False)
+    async def _send_to_dead_letters(
+        self,
+        subscription: RabbitSubscription,
+        message: Any,
+        headers: dict[str, Any],
+        attempt: int,
+        error: Exception,
+    ) -> None:
+        headers.update(
+            {
+                "x-eda-attempt": attempt,
+                "x-eda-error": describe_error(error),
+                "x-eda-subscriber": subscription.name,
+            }
+        )
+        dead_exchange = await self._publisher.get_exchange(self.dead_exchange_name, ensure=False)
         await dead_exchange.publish(self._copy(message, headers), routing_key=subscription.queue)
 
-    def _trace(self, source: str, event: Event, subscription: RabbitSubscription, outcome: str,
-               attempt: int, detail: str = "") -> None:
+    def _trace(
+        self,
+        source: str,
+        event: Event,
+        subscription: RabbitSubscription,
+        outcome: str,
+        attempt: int,
+        detail: str = "",
+    ) -> None:
         if self._tracer is not None:
-            self._tracer.record(source, event.type, subscription.name, outcome, attempt=attempt,
-                                detail=detail, event_id=event.id, via=subscription.pattern)
+            self._tracer.record(
+                source,
+                event.type,
+                subscription.name,
+                outcome,
+                attempt=attempt,
+                detail=detail,
+                event_id=event.id,
+                via=subscription.pattern,
+            )
 
     # --- publishing -------------------------------------------------------------------------
 
@@ -496,18 +562,22 @@ class RabbitMQBus:
     async def _publish(self, event: Event, source: str | None) -> Confirmed:
         aio_pika = self._aio_pika
         if not isinstance(event, Event):
-            raise TypeError(f"publish takes an Event, not {type(event).__name__}")
+            raise InvalidType(f"publish takes an Event, not {type(event).__name__}")
         topic = event.type
-        parse_topic(topic)  # ValueError for wildcards or empty words
+        parse_topic(topic)  # InvalidValue for wildcards or empty words
         if len(topic.encode()) > 255:
-            raise ValueError(f"topic {topic[:40]!r}... is longer than AMQP's 255 bytes")
+            raise InvalidValue(f"topic {topic[:40]!r}... is longer than AMQP's 255 bytes")
         source = source or str(event.metadata.get("source") or "publisher")
         correlation = event.metadata.get("correlation_id")
         message = aio_pika.Message(
-            encode_event(event), content_type="application/json", message_id=event.id,
-            type=topic, delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            encode_event(event),
+            content_type="application/json",
+            message_id=event.id,
+            type=topic,
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
             correlation_id=str(correlation) if correlation is not None else None,
-            headers={"x-eda-source": source})
+            headers={"x-eda-source": source},
+        )
         try:
             # (No per-publish timeout here: asyncio.wait_for costs a task per message. The
             # synchronous publish waits at most `timeout` for the result.)
@@ -515,13 +585,19 @@ class RabbitMQBus:
         except aio_pika.exceptions.PublishError:
             raise Unroutable(topic, self.exchange_name) from None
         except aio_pika.exceptions.DeliveryError as error:
-            raise PublishRefused(f"RabbitMQ refused event {event.id} ({topic}): "
-                                 f"{describe_error(error)}") from error
-        except (TimeoutError, ConnectionError, RuntimeError,
-                aio_pika.exceptions.AMQPError) as error:
+            raise PublishRefused(
+                f"RabbitMQ refused event {event.id} ({topic}): {describe_error(error)}"
+            ) from error
+        except (
+            TimeoutError,
+            ConnectionError,
+            RuntimeError,
+            aio_pika.exceptions.AMQPError,
+        ) as error:
             raise BrokerUnavailable(
                 f"RabbitMQ at {self._broker()}: could not publish {topic!r} (event {event.id}); "
-                f"it may or may not have arrived: {describe_error(error)}") from error
+                f"it may or may not have arrived: {describe_error(error)}"
+            ) from error
         if self._tracer is not None:
             self._tracer.record(source, topic, None, "sent", event_id=event.id)
         return Confirmed(event.id, topic, self.exchange_name)
@@ -551,8 +627,9 @@ class RabbitMQBus:
                     headers = dict(message.headers or {})
                     for key in ("x-eda-attempt", "x-eda-error", "x-eda-subscriber"):
                         headers.pop(key, None)
-                    await channel.default_exchange.publish(self._copy(message, headers),
-                                                           routing_key=self.queue_name(name))
+                    await channel.default_exchange.publish(
+                        self._copy(message, headers), routing_key=self.queue_name(name)
+                    )
                     await message.ack()
                 else:
                     await message.nack(requeue=True)  # back where it was
@@ -571,9 +648,13 @@ class RabbitMQBus:
             default_error = "rejected"
         error_text = headers.get("x-eda-error")
         return RabbitDeadLetter(
-            event, str(headers.get("x-eda-subscriber", name)),
+            event,
+            str(headers.get("x-eda-subscriber", name)),
             str(error_text) if error_text is not None else default_error,
-            int(headers.get("x-eda-attempt", 1)), x_death, bytes(message.body))
+            int(headers.get("x-eda-attempt", 1)),
+            x_death,
+            bytes(message.body),
+        )
 
     # --- housekeeping -----------------------------------------------------------------------
 
@@ -652,7 +733,7 @@ class RabbitMQBus:
 
     def _check_open(self) -> None:
         if self._closed:
-            raise ValueError("the RabbitMQ bus is closed")
+            raise StoreClosed("the RabbitMQ bus is closed")
 
     def close(self) -> None:
         """Stop consuming and close the connection (queues and their messages stay)."""
@@ -689,4 +770,3 @@ class RabbitMQBus:
         count = len(self.subscriptions)
         state = "closed" if self._closed else f"{count} subscription{'s' if count != 1 else ''}"
         return f"<RabbitMQBus {self.exchange_name!r}: {state}>"
-

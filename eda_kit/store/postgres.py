@@ -78,17 +78,15 @@ query is parameterised; nothing is pickled.
 from __future__ import annotations
 
 import json
-import json.scanner
 import re
 import secrets
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from ..events import Event, RecordedEvent, build_recorded
-from ..payloads import FrozenDict, freeze_trusted
+from ..errors import DatabaseUnavailable, InvalidType, InvalidValue, StorageError, StoreClosed
+from ..events import Event, RecordedEvent
 from ..trace import Tracer
 from .base import (
     ANY,
@@ -105,13 +103,14 @@ from .base import (
     check_stream_id,
     dump_json,
     encode_state,
+    events_from_rows,
 )
-from .subscriptions import Subscribable
+from .subscriptions import StoreSubscription, Subscribable
 
 if TYPE_CHECKING:
     import psycopg
 
-__all__ = ["PostgresEventStore", "StoreUnavailable", "redact_url"]
+__all__ = ["PostgresEventStore", "SCHEMA_VERSION", "redact_url"]
 
 #: The version of the tables and of eda_append(); raise it whenever either changes.
 SCHEMA_VERSION = 1
@@ -120,15 +119,6 @@ _NO_END = 2**62
 
 # expected_version as the SQL function receives it: a named mode is a negative number.
 _EXPECTED_CODES = {id(ANY): -1, id(NO_STREAM): 0, id(STREAM_EXISTS): -2}
-
-
-class StoreUnavailable(ConnectionError):
-    """The PostgreSQL server could not be reached (or the connection broke mid-call).
-
-    The message names the server (without its password) and what was being done. When an
-    *append* loses its connection, its outcome is unknown: it may have committed. Read the
-    stream before trying again (or retry with the same event ids and expected version).
-    """
 
 
 def redact_url(url: str) -> str:
@@ -209,35 +199,6 @@ def _schema_sql(schema: str) -> list[str]:
     ]
 
 
-# --- reading rows back: the same fast path as SQLiteEventStore ------------------------------
-# json.loads spends a third of its time on checks that text this store wrote never needs; the
-# C scanner parses one value from an index and returns (value, end).
-_scan = json.scanner.make_scanner(json.JSONDecoder())
-_CONTAINERS = frozenset({dict, list})
-_EMPTY = FrozenDict()
-
-
-def _decode(text: str) -> Any:
-    if text == "{}":
-        return _EMPTY
-    try:
-        value, end = _scan(text, 0)
-    except StopIteration:
-        end = -1
-    if end != len(text):
-        raise ValueError(f"corrupt JSON in the event store: {text[:80]!r}")
-    return freeze_trusted(value) if type(value) in _CONTAINERS else value
-
-
-def _to_events(rows: list[tuple[Any, ...]]) -> list[RecordedEvent]:
-    decode, parse_time, make = _decode, datetime.fromisoformat, build_recorded
-    return [
-        make(type_, decode(data), decode(metadata), id_, parse_time(time_),
-             stream_id, version, position)
-        for position, stream_id, version, type_, data, metadata, id_, time_ in rows
-    ]
-
-
 def _encode(event: Event) -> tuple[str, str, str, str, str]:
     """The text columns of one event, checked for what PostgreSQL text can't hold."""
     data, metadata = event.data, event.metadata
@@ -246,10 +207,10 @@ def _encode(event: Event) -> tuple[str, str, str, str, str]:
         "{}" if isinstance(data, dict) and not data else dump_json(data),
         "{}" if not metadata else dump_json(metadata),
         event.id,
-        event.time.isoformat(),  # type: ignore[union-attr]  # Event always fills in time
+        event.time.isoformat(),
     )
     if "\x00" in event.type or "\x00" in event.id:
-        raise ValueError(
+        raise InvalidValue(
             f"event {event.type!r}: type and id must not contain NUL characters ('\\x00'); "
             "PostgreSQL text can't store them"
         )
@@ -262,7 +223,7 @@ class PostgresEventStore(Subscribable):
     - ``url``: a libpq connection string, e.g. ``"postgresql://postgres@127.0.0.1:5432/test"``.
     - ``schema``: the PostgreSQL schema holding the tables (created if missing): lowercase
       letters, digits and ``_``, at most 48 characters. Default ``"public"``.
-    - ``connect_timeout``: seconds to wait for the server before ``StoreUnavailable``.
+    - ``connect_timeout``: seconds to wait for the server before ``DatabaseUnavailable``.
     - ``tracer``: records each appended event ("sent") and subscription delivery.
 
     One store object holds one connection (guarded by a lock, so subscriptions may poll from a
@@ -286,14 +247,14 @@ class PostgresEventStore(Subscribable):
                 'PostgresEventStore needs psycopg 3: pip install "eda_kit[postgres]"'
             ) from error
         if not isinstance(url, str) or not url:
-            raise TypeError(f"url must be a non-empty str, not {url!r}")
+            raise InvalidType(f"url must be a non-empty str, not {url!r}")
         if not isinstance(schema, str) or not _SCHEMA_NAME.fullmatch(schema):
-            raise ValueError(
+            raise InvalidValue(
                 f"schema must be lowercase letters, digits and '_' (at most 48, not starting "
                 f"with a digit), not {schema!r}"
             )
         if not isinstance(connect_timeout, int | float) or not 0 < connect_timeout < 3600:
-            raise ValueError(
+            raise InvalidValue(
                 f"connect_timeout must be seconds in (0, 3600), not {connect_timeout!r}"
             )
         self._psycopg = psycopg
@@ -319,15 +280,17 @@ class PostgresEventStore(Subscribable):
         """A new connection, named ``eda_kit store <schema>`` (or ``listener``) on the server."""
         try:
             return self._psycopg.connect(
-                self.url, autocommit=True, connect_timeout=max(1, round(self.connect_timeout)),
+                self.url,
+                autocommit=True,
+                connect_timeout=max(1, round(self.connect_timeout)),
                 application_name=f"eda_kit {role} {self.schema}",
             )
         except self._psycopg.OperationalError as error:
             raise self._unavailable(doing, error) from error
 
-    def _unavailable(self, doing: str, error: BaseException) -> StoreUnavailable:
+    def _unavailable(self, doing: str, error: BaseException) -> DatabaseUnavailable:
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        return StoreUnavailable(
+        return DatabaseUnavailable(
             f"PostgreSQL at {redact_url(self.url)} (schema {self.schema!r}): could not {doing}: "
             f"{reason}"
         )
@@ -353,15 +316,16 @@ class PostgresEventStore(Subscribable):
                 self._conn.close()
                 raise _Retry(error) from error
 
-    def _read(self, doing: str, query: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    def _read(
+        self, doing: str, query: str, params: Sequence[Any] | dict[str, Any] = ()
+    ) -> list[tuple[Any, ...]]:
         """Run a read query; after a broken connection, reconnect and run it once more."""
-        for attempt in (1, 2):
-            try:
-                with self._connection(doing, retry=attempt == 1) as conn:
-                    return conn.execute(query, params).fetchall()
-            except _Retry:
-                continue
-        raise AssertionError("unreachable")  # pragma: no cover
+        try:
+            with self._connection(doing, retry=True) as conn:
+                return conn.execute(query, params).fetchall()
+        except _Retry:
+            with self._connection(doing, retry=False) as conn:
+                return conn.execute(query, params).fetchall()
 
     def _setup(self) -> None:
         psycopg = self._psycopg
@@ -369,17 +333,19 @@ class PostgresEventStore(Subscribable):
         try:
             with conn.transaction():
                 # Two processes creating the same schema at once would collide in the catalog.
-                conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))",
-                             (f"eda_kit schema {self.schema}",))
+                conn.execute(
+                    "SELECT pg_advisory_xact_lock(hashtext(%s))", (f"eda_kit schema {self.schema}",)
+                )
                 exists = conn.execute(
                     "SELECT 1 FROM information_schema.tables "
-                    "WHERE table_schema = %s AND table_name = 'eda_log'", (self.schema,),
+                    "WHERE table_schema = %s AND table_name = 'eda_log'",
+                    (self.schema,),
                 ).fetchone()
                 if exists:  # reopening: touch nothing (appends may be running right now)
                     row = conn.execute(self._sql.schema_version).fetchone()
                     found = row[0] if row else None
                     if found != SCHEMA_VERSION:
-                        raise ValueError(
+                        raise StorageError(
                             f"schema {self.schema!r} holds event store tables of version "
                             f"{found}; this eda_kit reads version {SCHEMA_VERSION}"
                         )
@@ -389,7 +355,7 @@ class PostgresEventStore(Subscribable):
         except psycopg.OperationalError as error:
             raise self._unavailable("create the event store tables", error) from error
         except psycopg.Error as error:
-            raise ValueError(
+            raise StorageError(
                 f"schema {self.schema!r} at {redact_url(self.url)} is not a usable eda_kit "
                 f"event store: {str(error).strip()}"
             ) from error
@@ -411,23 +377,24 @@ class PostgresEventStore(Subscribable):
         stream_id = check_stream_id(stream_id)
         expected = check_expected_version(expected_version)
         batch = check_events(events)
-        columns = list(zip(*(_encode(event) for event in batch))) or [[], [], [], [], []]
+        encoded = [_encode(event) for event in batch]
+        columns = [[row[i] for row in encoded] for i in range(5)]  # types, data, metadata...
         code = _EXPECTED_CODES.get(id(expected), expected)
         doing = f"append to stream {stream_id!r}"
         with self._connection(doing, retry=False) as conn:
             if conn.broken:  # pragma: no cover  (noticed by the check in _connection)
                 raise self._unavailable(doing, ConnectionError("connection lost"))
             try:
-                appended, version = conn.execute(
-                    self._sql.append, (stream_id, code, *map(list, columns), self._writer)
-                ).fetchone()
+                appended, version = _row(
+                    conn.execute(self._sql.append, (stream_id, code, *columns, self._writer))
+                )
             except UnicodeEncodeError as error:
-                raise ValueError(
+                raise InvalidValue(
                     f"stream {stream_id!r}: an event holds text that is not valid Unicode "
                     f"(a lone surrogate such as '\\ud800'); nothing was written ({error.reason})"
                 ) from None
             except self._psycopg.errors.UniqueViolation as error:  # the safety net
-                actual = conn.execute(self._sql.version, (stream_id,)).fetchone()[0]
+                actual = _row(conn.execute(self._sql.version, (stream_id,)))[0]
                 raise WrongExpectedVersion(stream_id, expected, actual) from error
             if not appended:
                 raise WrongExpectedVersion(stream_id, expected, version)
@@ -449,9 +416,10 @@ class PostgresEventStore(Subscribable):
         start = check_positive_int(from_version, "from_version")
         end = _NO_END if to_version is None else check_positive_int(to_version, "to_version", 0)
         self._check_open()
-        rows = self._read(f"read stream {stream_id!r}", self._sql.read_stream,
-                          (stream_id, start, end))
-        return _to_events(rows)
+        rows = self._read(
+            f"read stream {stream_id!r}", self._sql.read_stream, (stream_id, start, end)
+        )
+        return events_from_rows(rows)
 
     def read_all(self, from_position: int = 1, limit: int | None = None) -> list[RecordedEvent]:
         """Events of all streams in global-log order, from ``from_position`` (at most ``limit``)."""
@@ -460,9 +428,10 @@ class PostgresEventStore(Subscribable):
         self._check_open()
         if limit == 0:
             return []
-        rows = self._read("read the global log", self._sql.read_all,
-                          (start, _NO_END if limit is None else limit))
-        return _to_events(rows)
+        rows = self._read(
+            "read the global log", self._sql.read_all, (start, _NO_END if limit is None else limit)
+        )
+        return events_from_rows(rows)
 
     def stream_version(self, stream_id: str) -> int:
         """The stream's current version (0 when absent)."""
@@ -496,9 +465,9 @@ class PostgresEventStore(Subscribable):
         text = encode_state(state)
         with self._connection(f"save a snapshot of {stream_id!r}", retry=False) as conn:
             with conn.transaction():
-                current = conn.execute(self._sql.version, (stream_id,)).fetchone()[0]
+                current = _row(conn.execute(self._sql.version, (stream_id,)))[0]
                 if version > current:
-                    raise ValueError(
+                    raise InvalidValue(
                         f"snapshot version {version} is ahead of stream {stream_id!r}, "
                         f"which is at version {current}"
                     )
@@ -510,8 +479,11 @@ class PostgresEventStore(Subscribable):
         if max_version is not None:
             max_version = check_positive_int(max_version, "max_version", 0)
         self._check_open()
-        rows = self._read(f"load a snapshot of {stream_id!r}", self._sql.load_snapshot,
-                          (stream_id, _NO_END if max_version is None else max_version))
+        rows = self._read(
+            f"load a snapshot of {stream_id!r}",
+            self._sql.load_snapshot,
+            (stream_id, _NO_END if max_version is None else max_version),
+        )
         if not rows:
             return None
         return Snapshot(stream_id, rows[0][0], json.loads(rows[0][1]))
@@ -528,27 +500,43 @@ class PostgresEventStore(Subscribable):
         name = check_name(name)
         position = check_positive_int(position, "checkpoint position", 0)
         with self._connection(f"save checkpoint {name!r}", retry=False) as conn:
-            saved = conn.execute(self._sql.save_checkpoint,
-                                 {"name": name, "position": position}).fetchone()
+            saved = conn.execute(
+                self._sql.save_checkpoint, {"name": name, "position": position}
+            ).fetchone()
             if saved is None:
-                last = conn.execute(self._sql.last_position).fetchone()[0]
-                raise ValueError(
+                last = _row(conn.execute(self._sql.last_position))[0]
+                raise InvalidValue(
                     f"checkpoint position {position} is beyond the end of the log ({last})"
                 )
 
     # --- live subscriptions -----------------------------------------------------------------
 
-    def subscribe(self, handler: Callable[[RecordedEvent], Any], from_position: int = 1,
-                  **options: Any) -> Any:
-        """Catch up, then follow the log live; see ``Subscribable.subscribe`` for the options.
+    def subscribe(
+        self,
+        handler: Callable[[RecordedEvent], Any],
+        from_position: int = 1,
+        *,
+        checkpoint: str | None = None,
+        name: str | None = None,
+        live: bool = True,
+        batch_size: int = 100,
+    ) -> StoreSubscription:
+        """Catch up, then follow the log live (see ``Subscribable.subscribe`` for the options).
 
         Live subscriptions are woken by PostgreSQL's ``LISTEN``/``NOTIFY``, so appends made by
         other processes arrive without polling.
         """
         self._check_open()
-        if options.get("live", True):
+        if live:
             self._ensure_listener()  # listening *before* the catch-up: no append falls between
-        return super().subscribe(handler, from_position, **options)
+        return super().subscribe(
+            handler,
+            from_position,
+            checkpoint=checkpoint,
+            name=name,
+            live=live,
+            batch_size=batch_size,
+        )
 
     def _ensure_listener(self) -> None:
         with self._lock:
@@ -587,7 +575,7 @@ class PostgresEventStore(Subscribable):
 
     def _check_open(self) -> None:
         if self._closed:
-            raise ValueError("the event store is closed")
+            raise StoreClosed("the event store is closed")
 
     def __enter__(self) -> PostgresEventStore:
         return self
@@ -599,6 +587,14 @@ class PostgresEventStore(Subscribable):
         where = re.sub(r"^[a-z]+://([^@/]*@)?", "", redact_url(self.url))
         state = "closed" if self._closed else "open"
         return f"<PostgresEventStore {where} schema {self.schema!r}: {state}>"
+
+
+def _row(cursor: Any) -> tuple[Any, ...]:
+    """The one row a query of this store always returns."""
+    row = cursor.fetchone()
+    if row is None:  # pragma: no cover  (every such query returns exactly one row)
+        raise StorageError("the database returned no row where one was expected")
+    return tuple(row)
 
 
 class _Retry(Exception):
@@ -680,9 +676,9 @@ class _Listener(threading.Thread):
                         notes = list(conn.notifies(timeout=0.5, stop_after=1))
                         if any(not n.payload.endswith(store._writer) for n in notes):
                             store._notify_subscribers()
-            except (psycopg.Error, StoreUnavailable):
+            except (psycopg.Error, DatabaseUnavailable):
                 pass  # the connection is gone: reconnect below, then catch up
-            except ValueError:  # the store was closed under us
+            except StoreClosed:  # the store was closed under us
                 return
             self.ready.clear()
             if self._stopping.wait(delay):

@@ -45,7 +45,6 @@ Every query is parameterised (``?``), payloads are JSON, nothing is pickled.
 from __future__ import annotations
 
 import json
-import json.scanner
 import os
 import sqlite3
 import threading
@@ -56,7 +55,6 @@ from typing import Any
 
 from ..errors import InvalidType, InvalidValue, StoreClosed
 from ..events import Event, RecordedEvent, build_recorded
-from ..payloads import FrozenDict, freeze_trusted
 from ..trace import Tracer
 from .base import (
     ANY,
@@ -69,8 +67,10 @@ from .base import (
     check_name,
     check_positive_int,
     check_stream_id,
+    decode_stored_json,
     dump_json,
     encode_state,
+    events_from_rows,
     version_matches,
 )
 from .subscriptions import Subscribable
@@ -126,55 +126,9 @@ _LAST_POSITION = "SELECT max(position) FROM events"
 _STREAMS = "SELECT stream_id FROM events WHERE version = 1 ORDER BY position"
 
 
-# json.loads spends a third of its time in Python-level checks (str or bytes? leading
-# whitespace?) that text this store wrote itself never needs. The C scanner behind it parses
-# one JSON value starting at an index and returns (value, end). Justified by make bench's
-# "SQLiteEventStore read_all" row.
-_scan: Any = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[arg-type]
-_CONTAINERS = frozenset({dict, list})
-_EMPTY = FrozenDict()  # read-only, so one shared instance serves every empty payload
-
-
-def _decode(text: str) -> Any:
-    """JSON text written by this store -> a read-only value."""
-    if text == "{}":
-        return _EMPTY
-    try:
-        value, end = _scan(text, 0)
-    except StopIteration:
-        end = -1
-    if end != len(text):
-        raise InvalidValue(f"corrupt JSON in the event store: {text[:80]!r}")
-    return freeze_trusted(value) if type(value) in _CONTAINERS else value
-
-
-def _to_events(rows: list[tuple[Any, ...]]) -> list[RecordedEvent]:
-    """Rows -> RecordedEvents, as fast as plain Python allows (this is the read path).
-
-    The same result as ``eda_kit.events.recorded_from_storage`` for each row; the payloads
-    are decoded straight into read-only containers, so ``build_recorded`` needs no copy.
-    """
-    decode = _decode
-    parse_time = datetime.fromisoformat
-    make = build_recorded
-    return [
-        make(
-            type_,
-            decode(data),
-            decode(metadata),
-            id_,
-            parse_time(time_),
-            stream_id,
-            version,
-            position,
-        )
-        for position, stream_id, version, type_, data, metadata, id_, time_ in rows
-    ]
-
-
 def _to_stream_events(stream_id: str, rows: list[tuple[Any, ...]]) -> list[RecordedEvent]:
-    """Like ``_to_events`` for rows of one stream (the stream id is not fetched again)."""
-    decode = _decode
+    """Like ``base.events_from_rows``, for rows of one stream (its id is not fetched again)."""
+    decode = decode_stored_json
     parse_time = datetime.fromisoformat
     make = build_recorded
     return [
@@ -379,7 +333,7 @@ class SQLiteEventStore(Subscribable):
         with self._lock:
             self._check_open()
             rows = self._conn.execute(_READ_ALL, (start, -1 if limit is None else limit)).fetchall()
-        return _to_events(rows)
+        return events_from_rows(rows)
 
     def stream_version(self, stream_id: str) -> int:
         """The stream's current version (0 when absent)."""

@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 
 from eda_kit import services
-
-from .support import PostgresStores, postgres_stores, server_url, throwaway
+from tests.services.support import PostgresStores, postgres_stores, server_url, throwaway
 
 
 @pytest.fixture

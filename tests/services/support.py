@@ -31,8 +31,7 @@ REQUIRED = os.environ.get("EDA_REQUIRE_SERVICES") == "1"
 def unavailable(reason: str) -> None:
     """Skip the test with ``reason``, or fail it when the servers are required."""
     if REQUIRED:
-        pytest.fail(f"{reason} (EDA_REQUIRE_SERVICES=1: server tests may not skip)",
-                    pytrace=False)
+        pytest.fail(f"{reason} (EDA_REQUIRE_SERVICES=1: server tests may not skip)", pytrace=False)
     pytest.skip(reason)
 
 
@@ -52,8 +51,10 @@ def server_url(kind: str) -> str:
     url = services.find(kind)
     if url is None:
         configured = os.environ.get(services.ENV[kind]) or services.DEFAULTS[kind]
-        unavailable(f"{services.NAMES[kind]}: nothing answers at {configured} "
-                    f"(run `make services`, or set {services.ENV[kind]})")
+        unavailable(
+            f"{services.NAMES[kind]}: nothing answers at {configured} "
+            f"(run `make services`, or set {services.ENV[kind]})"
+        )
     return url  # type: ignore[return-value]
 
 

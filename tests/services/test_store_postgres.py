@@ -16,10 +16,10 @@ import time
 import pytest
 
 from eda_kit import Event
+from eda_kit.errors import DatabaseUnavailable
 from eda_kit.store import NO_STREAM, WrongExpectedVersion
-from eda_kit.store.postgres import PostgresEventStore, StoreUnavailable, redact_url
-
-from .support import drop_schema, unique_name
+from eda_kit.store.postgres import PostgresEventStore, redact_url
+from tests.services.support import drop_schema, unique_name
 
 WRITERS = 8
 
@@ -34,8 +34,13 @@ def wait_for(condition, timeout=30.0, what="condition"):
 
 
 def spawn(script: str, *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-c", script, *args], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-c", script, *args],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def finish(process: subprocess.Popen[str], timeout: float = 60) -> str:
@@ -211,8 +216,12 @@ def _backend_pids(url: str, application: str) -> list[int]:
     import psycopg
 
     with psycopg.connect(url, autocommit=True) as conn:
-        return [row[0] for row in conn.execute(
-            "SELECT pid FROM pg_stat_activity WHERE application_name = %s", (application,))]
+        return [
+            row[0]
+            for row in conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE application_name = %s", (application,)
+            )
+        ]
 
 
 def test_a_killed_listening_connection_catches_up_from_the_checkpoint(pg):
@@ -272,7 +281,7 @@ def test_an_append_that_loses_its_connection_says_the_outcome_is_unknown(throwaw
     try:
         store.append("s", Event("One"))
         server.stop("immediate")  # a crash
-        with pytest.raises(StoreUnavailable, match=r"could not append to stream 's'") as caught:
+        with pytest.raises(DatabaseUnavailable, match=r"could not append to stream 's'") as caught:
             store.append("s", Event("Two"))
         assert "127.0.0.1" in str(caught.value)
         server.start()
@@ -287,7 +296,9 @@ def test_an_append_that_loses_its_connection_says_the_outcome_is_unknown(throwaw
 
 def test_an_unreachable_server_is_a_clear_error_without_the_password():
     url = "postgresql://postgres:s3cret@127.0.0.1:1/test"
-    with pytest.raises(StoreUnavailable, match=r"127\.0\.0\.1:1/test .*could not open") as caught:
+    with pytest.raises(
+        DatabaseUnavailable, match=r"127\.0\.0\.1:1/test .*could not open"
+    ) as caught:
         PostgresEventStore(url, connect_timeout=2)
     assert "s3cret" not in str(caught.value)
     assert redact_url(url) == "postgresql://postgres:***@127.0.0.1:1/test"
@@ -327,7 +338,9 @@ def test_reopening_a_schema_gives_everything_back(pg):
     store.close()
     with PostgresEventStore(pg.url, schema=store.schema) as again:
         assert [(e.version, e.type) for e in again.read_stream("order-A1")] == [
-            (1, "OrderPlaced"), (2, "OrderPaid")]
+            (1, "OrderPlaced"),
+            (2, "OrderPaid"),
+        ]
         assert again.load_snapshot("order-A1").state == {"paid": True}
         assert again.load_checkpoint("emails") == 1
         assert again.append("order-A1", Event("OrderShipped"), expected_version=2) == 3

@@ -33,7 +33,7 @@ def make_store(request, tmp_path):
     made = []
     postgres = None
     if request.param == "postgres":
-        from services.support import PostgresStores, server_url
+        from tests.services.support import PostgresStores, server_url
 
         postgres = PostgresStores(server_url("postgres"))  # each store: its own schema
 
