@@ -18,6 +18,7 @@ Python error already means the same thing, it is a second base class, so code th
     │   ├── Unroutable (LookupError)         no queue is bound for a published topic
     │   ├── PublishRefused                   the broker answered a publish with a nack
     │   └── QueueMismatch (ValueError)       a queue exists with other settings
+    ├── ServicesUnavailable (RuntimeError)   no server answers and none can be started here
     ├── AggregateNotFound (LookupError)      no events for that aggregate id
     ├── SagaNotFound (LookupError)           no log for that saga id
     ├── NodeNotFound (KeyError)              a drawing has no node with that label
@@ -73,6 +74,7 @@ __all__ = [
     "Unroutable",
     "PublishRefused",
     "QueueMismatch",
+    "ServicesUnavailable",
     "AggregateNotFound",
     "SagaNotFound",
     "NodeNotFound",
@@ -225,6 +227,13 @@ class PublishRefused(BrokerError):
 
 class QueueMismatch(BrokerError, ValueError):
     """A subscriber's queues already exist with other settings (another retry backoff)."""
+
+
+class ServicesUnavailable(EdaKitError, RuntimeError):
+    """No PostgreSQL or RabbitMQ answers, and none can be started here (``eda_kit.services``).
+
+    The message says, in one line, what is missing and how to get it.
+    """
 
 
 # --- looking things up --------------------------------------------------------------------------

@@ -48,6 +48,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from .errors import InvalidValue, ServicesUnavailable
+
 __all__ = [
     "DEFAULT_AMQP_URL",
     "DEFAULT_POSTGRES_URL",
@@ -77,10 +79,6 @@ INSTALL = {
 START_TIMEOUT = 90.0  # seconds; RabbitMQ takes ~10 s to boot on a quiet 2-core machine
 
 
-class ServicesUnavailable(RuntimeError):
-    """No server answers, and none can be started here (its binaries are missing)."""
-
-
 # --- is anything there? ---------------------------------------------------------------------
 
 
@@ -107,7 +105,7 @@ def answers(url: str, timeout: float = 1.0) -> bool:
         def good(reply: bytes) -> bool:
             return reply[:1] == b"\x01"
     else:
-        raise ValueError(f"answers() knows postgresql:// and amqp:// URLs, not {url!r}")
+        raise InvalidValue(f"answers() knows postgresql:// and amqp:// URLs, not {url!r}")
     try:
         with socket.create_connection(_host_port(url, port), timeout=timeout) as sock:
             sock.sendall(hello)
@@ -227,7 +225,7 @@ def stop(root: Path | None = None) -> list[str]:
 
 def _check_kind(kind: str) -> None:
     if kind not in KINDS:
-        raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
+        raise InvalidValue(f"kind must be one of {KINDS}, not {kind!r}")
 
 
 def free_port() -> int:

@@ -16,7 +16,7 @@ import time
 import pytest
 
 from eda_kit import Event
-from eda_kit.errors import DatabaseUnavailable
+from eda_kit.errors import DatabaseUnavailable, InvalidValue, StorageError
 from eda_kit.store import NO_STREAM, WrongExpectedVersion
 from eda_kit.store.postgres import PostgresEventStore, redact_url
 from tests.services.support import drop_schema, unique_name
@@ -312,10 +312,11 @@ def test_bad_schema_names_are_refused(schema):
 
 def test_text_postgres_cannot_hold_is_refused_before_anything_is_written(pg):
     store = pg.store()
-    with pytest.raises(ValueError, match="NUL"):
+    with pytest.raises(InvalidValue, match="NUL"):
         store.append("s", [Event("Fine"), Event("Bad\x00Type")])
-    with pytest.raises(ValueError, match="lone surrogate"):
-        store.append("s", [Event("Fine"), Event("Odd", {"text": "\ud800"})])
+    with pytest.raises(InvalidValue, match="lone surrogate"):
+        store.append("s", [Event("Fine"), Event("Odd\ud800Type")])  # (payloads: refused by Event)
+    assert store.last_position() == 0
     store.append("s", Event("Odd", {"text": "a\x00b"}))  # NUL inside JSON is escaped: fine
     assert [e.data for e in store.read_all()] == [{"text": "a\x00b"}]
 
@@ -326,7 +327,7 @@ def test_a_schema_of_another_version_is_refused(pg):
     store = pg.store()
     with psycopg.connect(pg.url, autocommit=True) as conn:
         conn.execute(f'UPDATE "{store.schema}".eda_log SET schema_version = 99')
-    with pytest.raises(ValueError, match="tables of version 99; this eda_kit reads version 1"):
+    with pytest.raises(StorageError, match="tables of version 99; this eda_kit reads version 1"):
         PostgresEventStore(pg.url, schema=store.schema)
 
 
