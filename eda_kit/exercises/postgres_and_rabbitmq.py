@@ -16,7 +16,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from .framework import Checker, Exercise
+from .framework import Exercise, Probe
 
 __all__ = ["safe_read", "ack_discipline", "claim_rows", "Crash", "Delivery"]
 
@@ -64,57 +64,68 @@ def _from_the_start(checkpoint, committed, in_flight):  # forgets the checkpoint
     return [position for position in committed if first is None or position < first]
 
 
-def _gap_case(rng: random.Random) -> tuple[int, list[int], set[int]]:
-    """A log of up to 12 positions: each committed, rolled back (a hole) or still in flight."""
-    size = rng.randint(1, 12)
-    committed, in_flight = [], set()
-    for position in range(1, size + 1):
+# --- right answers in other styles --------------------------------------------------------------
+
+
+def _with_a_bound(checkpoint, committed, in_flight):
+    bound = min(in_flight) if in_flight else float("inf")
+    return [position for position in committed if checkpoint < position < bound]
+
+
+def _with_a_loop(checkpoint, committed, in_flight):
+    readable = []
+    for position in sorted(committed):
+        if in_flight and position > min(in_flight):
+            break
+        if position > checkpoint:
+            readable.append(position)
+    return readable
+
+
+# An input is (checkpoint, committed positions, in-flight positions), as plain data.
+
+
+def _run_safe_read(answer, case):
+    checkpoint, committed, in_flight = case
+    return answer(checkpoint, list(committed), set(in_flight))
+
+
+def _describe_gap(case) -> str:
+    checkpoint, committed, in_flight = case
+    return f"checkpoint {checkpoint}, committed {list(committed)}, in flight {list(in_flight)}"
+
+
+def _generate_gap(rng: random.Random, size: int):
+    """A log of up to size + 4 positions: each committed, rolled back (a hole) or in flight."""
+    committed, in_flight = [], []
+    for position in range(1, rng.randint(1, size + 4) + 1):
         fate = rng.choices(["committed", "rolled back", "in flight"], [6, 1, 2])[0]
         if fate == "committed":
             committed.append(position)
         elif fate == "in flight":
-            in_flight.add(position)
-    checkpoint = rng.choice([0, *[p for p in committed if rng.random() < 0.3]]) if committed else 0
-    # The reader has never passed a position that is still in flight.
-    while in_flight and checkpoint >= min(in_flight):
-        checkpoint = rng.choice([0, *[p for p in committed if p < min(in_flight)]])
+            in_flight.append(position)
+    # The reader has only ever passed committed positions below everything still in flight.
+    passed = [p for p in committed if not in_flight or p < min(in_flight)]
+    checkpoint = rng.choice([0, *passed])
     return checkpoint, committed, in_flight
-
-
-def _test_safe_read(answer, check: Checker) -> None:
-    named = [
-        ("nothing in flight: every committed event after the checkpoint", 2, [1, 2, 3, 4], set()),
-        ("position 3 is still being written while 4 and 5 are committed", 2, [1, 2, 4, 5], {3}),
-        ("position 3 was rolled back (a hole nobody will fill)", 2, [1, 2, 4, 5], set()),
-        ("two transactions in flight, at 4 and 6", 0, [1, 2, 3, 5, 7], {4, 6}),
-        ("the checkpoint is past everything committed", 5, [1, 2, 3, 4, 5], set()),
-        ("an empty log", 0, [], set()),
-    ]
-    for description, checkpoint, committed, in_flight in named:
-        with check.case(
-            f"{description}: checkpoint {checkpoint}, committed {committed}, "
-            f"in flight {sorted(in_flight)}"
-        ):
-            got = answer(checkpoint, list(committed), set(in_flight))
-            check.expect(
-                got, safe_to_read(checkpoint, committed, in_flight), "positions to deliver"
-            )
-    rng = random.Random(8)
-    for _ in range(300):
-        checkpoint, committed, in_flight = _gap_case(rng)
-        with check.case(
-            f"checkpoint {checkpoint}, committed {committed}, in flight {sorted(in_flight)}"
-        ):
-            got = answer(checkpoint, list(committed), set(in_flight))
-            check.expect(
-                got, safe_to_read(checkpoint, committed, in_flight), "positions to deliver"
-            )
 
 
 safe_read = Exercise(
     "Read a PostgreSQL log without skipping an event",
-    test=_test_safe_read,
     reference=safe_to_read,
+    run=_run_safe_read,
+    describe=_describe_gap,
+    probes=[
+        Probe("nothing in flight", (2, [1, 2, 3, 4], [])),
+        Probe("position 3 is still being written", (2, [1, 2, 4, 5], [3])),
+        Probe("position 3 was rolled back (a hole nobody fills)", (2, [1, 2, 4, 5], [])),
+        Probe("two transactions in flight", (0, [1, 2, 3, 5, 7], [4, 6])),
+        Probe("the checkpoint is past everything committed", (5, [1, 2, 3, 4, 5], [])),
+        Probe("an empty log", (0, [], [])),
+        Probe("the oldest position is in flight", (0, [2, 3], [1])),
+    ],
+    generate=_generate_gap,
+    also_correct=[_with_a_bound, _with_a_loop],
     hints=[
         "A position held by a transaction still in flight may commit any moment. Any "
         "committed event after it can wait; delivering it would move the checkpoint past "
@@ -242,58 +253,87 @@ def _off_by_one(delivery, handler, max_attempts):  # one attempt too few
     delivery.ack()
 
 
-def _test_ack_discipline(answer, check: Checker) -> None:
-    def ok(event: Any) -> None:
-        return None
-
-    def broken(event: Any) -> None:
-        raise KeyError("sku")
-
-    def dies(event: Any) -> None:
-        raise Crash("kill -9")
-
-    for attempt, max_attempts in [(1, 1), (1, 3), (3, 3)]:
-        with check.case(f"the handler succeeds (attempt {attempt} of {max_attempts})"):
-            delivery = Delivery("order.created", attempt)
-            answer(delivery, ok, max_attempts)
-            check.expect(delivery.actions, ["ack"], "what the consumer did")
-    for attempt, max_attempts in [(1, 3), (2, 3), (1, 2)]:
-        with check.case(f"the handler raises KeyError on attempt {attempt} of {max_attempts}"):
-            delivery = Delivery("order.created", attempt)
-            answer(delivery, broken, max_attempts)
-            check.expect(
-                delivery.actions,
-                ["retry", "ack"],
-                "what the consumer did (the copy first, then the ack)",
-            )
-    for attempt, max_attempts in [(3, 3), (1, 1), (5, 5)]:
-        with check.case(
-            f"the handler raises KeyError on the last attempt ({attempt} of {max_attempts})"
-        ):
-            delivery = Delivery("order.created", attempt)
-            answer(delivery, broken, max_attempts)
-            check.expect(
-                delivery.actions, ["dead_letter(KeyError: 'sku')", "ack"], "what the consumer did"
-            )
-    with check.case("the process dies inside the handler"):
-        delivery = Delivery("order.created", 1)
-        try:
-            answer(delivery, dies, 3)
-        except Crash:
-            pass
+def _with_else(delivery, handler, max_attempts):
+    try:
+        handler(delivery.event)
+    except Exception as error:
+        if delivery.attempt >= max_attempts:
+            delivery.dead_letter(f"{type(error).__name__}: {error}")
         else:
-            check.fail("the crash did not reach the process: a dying process can't carry on")
-        check.require(
-            delivery.actions == [],
-            f"the consumer did {delivery.actions} before dying: with no ack, "
-            "RabbitMQ delivers the message again; with one, it is gone",
-        )
+            delivery.retry()
+        delivery.ack()
+    else:
+        delivery.ack()
+
+
+def _with_a_flag(delivery, handler, max_attempts):
+    failure = None
+    try:
+        handler(delivery.event)
+    except Exception as error:
+        failure = f"{type(error).__name__}: {error}"
+    if failure is not None and delivery.attempt < max_attempts:
+        delivery.retry()
+    elif failure is not None:
+        delivery.dead_letter(failure)
+    delivery.ack()
+
+
+# An input is (what the handler does, attempt, max_attempts); the observation is what the
+# consumer did to the delivery, and whether the process died or carried on.
+
+
+def _ok(event: Any) -> None:
+    return None
+
+
+def _broken(event: Any) -> None:
+    raise KeyError("sku")
+
+
+def _dies(event: Any) -> None:
+    raise Crash("kill -9")
+
+
+_HANDLERS = {"succeeds": _ok, "raises KeyError": _broken, "dies (kill -9)": _dies}
+
+
+def _run_ack(answer, case):
+    behaviour, attempt, max_attempts = case
+    delivery = Delivery("order.created", attempt)
+    try:
+        answer(delivery, _HANDLERS[behaviour], max_attempts)
+    except Crash:
+        return delivery.actions, "the process died"
+    return delivery.actions, "carried on"
+
+
+def _describe_ack(case) -> str:
+    behaviour, attempt, max_attempts = case
+    return f"the handler {behaviour} on attempt {attempt} of {max_attempts}"
+
+
+def _generate_ack(rng: random.Random, size: int):
+    max_attempts = rng.randint(1, 2 + size)
+    return rng.choice(list(_HANDLERS)), rng.randint(1, max_attempts), max_attempts
 
 
 ack_discipline = Exercise(
     "Ack a RabbitMQ delivery at the right moment",
-    test=_test_ack_discipline,
     reference=handle_delivery,
+    run=_run_ack,
+    describe=_describe_ack,
+    probes=[
+        Probe("a handler that succeeds", ("succeeds", 1, 3)),
+        Probe("a failure with attempts left", ("raises KeyError", 1, 3)),
+        Probe("a failure on the second of three attempts", ("raises KeyError", 2, 3)),
+        Probe("a failure on the last attempt", ("raises KeyError", 3, 3)),
+        Probe("a failure with no retries at all", ("raises KeyError", 1, 1)),
+        Probe("the process dies inside the handler", ("dies (kill -9)", 1, 3)),
+        Probe("the process dies on the last attempt", ("dies (kill -9)", 3, 3)),
+    ],
+    generate=_generate_ack,
+    also_correct=[_with_else, _with_a_flag],
     hints=[
         "An ack tells RabbitMQ to forget the message. Ask yourself after every line: if the "
         "process died right here, would the message be lost?",
@@ -364,55 +404,69 @@ def _ignores_the_limit(pending, locked, limit):  # claims more than it was asked
     return taken
 
 
-def _claim_case(rng: random.Random) -> tuple[list[tuple[int, str]], set[int], int]:
-    streams = ["order-A", "order-B", "order-C", "order-D"][: rng.randint(1, 4)]
-    pending = [(position, rng.choice(streams)) for position in range(1, rng.randint(1, 12) + 1)]
-    # The other relay holds a prefix of some streams' rows (it claims in order, too).
-    locked: set[int] = set()
+def _with_first_locked(pending, locked, limit):
+    first_locked = {}
+    for position, stream in pending:
+        if position in locked:
+            first_locked.setdefault(stream, position)
+    free = [(p, s) for p, s in pending if s not in first_locked or p < first_locked[s]]
+    return free[:limit]
+
+
+def _with_a_generator(pending, locked, limit):
+    def free_rows():
+        waiting = set()
+        for position, stream in pending:
+            if position in locked:
+                waiting.add(stream)
+            elif stream not in waiting:
+                yield position, stream
+
+    return list(free_rows())[:limit]
+
+
+# An input is (pending rows as (position, stream), positions locked elsewhere, limit).
+
+
+def _run_claim(answer, case):
+    pending, locked, limit = case
+    return answer([tuple(row) for row in pending], set(locked), limit)
+
+
+def _describe_claim(case) -> str:
+    pending, locked, limit = case
+    rows = ", ".join(f"{position}{stream}" for position, stream in pending)
+    return f"pending [{rows}], locked {list(locked)}, limit {limit}"
+
+
+def _generate_claim(rng: random.Random, size: int):
+    streams = ["A", "B", "C", "D"][: rng.randint(1, 4)]
+    pending = [(p, rng.choice(streams)) for p in range(1, rng.randint(1, size + 4) + 1)]
+    locked: list[int] = []  # another relay holds the first rows of some streams
     for stream in streams:
         rows = [position for position, s in pending if s == stream]
         if rows and rng.random() < 0.5:
-            locked.update(rows[: rng.randint(1, len(rows))])
-    return pending, locked, rng.randint(1, 8)
-
-
-def _test_claim_rows(answer, check: Checker) -> None:
-    named = [
-        ("nobody else holds anything", [(1, "A"), (2, "B"), (3, "A")], set(), 10),
-        ("the limit cuts the batch", [(1, "A"), (2, "B"), (3, "A")], set(), 2),
-        ("another relay holds A's first row", [(1, "A"), (2, "B"), (3, "A"), (4, "B")], {1}, 10),
-        (
-            "another relay holds B's rows; the limit is 2",
-            [(1, "B"), (2, "B"), (3, "A"), (4, "C"), (5, "A")],
-            {1, 2},
-            2,
-        ),
-        ("everything is held", [(1, "A"), (2, "B")], {1, 2}, 5),
-    ]
-    for description, pending, locked, limit in named:
-        with check.case(
-            f"{description}: pending {pending}, locked {sorted(locked)}, limit {limit}"
-        ):
-            check.expect(
-                answer(list(pending), set(locked), limit),
-                claim(pending, locked, limit),
-                "rows claimed",
-            )
-    rng = random.Random(15)
-    for _ in range(300):
-        pending, locked, limit = _claim_case(rng)
-        with check.case(f"pending {pending}, locked {sorted(locked)}, limit {limit}"):
-            check.expect(
-                answer(list(pending), set(locked), limit),
-                claim(pending, locked, limit),
-                "rows claimed",
-            )
+            locked.extend(rows[: rng.randint(1, len(rows))])
+    return pending, sorted(locked), rng.randint(1, size + 2)
 
 
 claim_rows = Exercise(
     "Claim outbox rows with SKIP LOCKED, keeping each stream in order",
-    test=_test_claim_rows,
     reference=claim,
+    run=_run_claim,
+    describe=_describe_claim,
+    probes=[
+        Probe("nobody else holds anything", ([(1, "A"), (2, "B"), (3, "A")], [], 10)),
+        Probe("the limit cuts the batch", ([(1, "A"), (2, "B"), (3, "A")], [], 2)),
+        Probe("another relay holds A's first row", ([(1, "A"), (2, "B"), (3, "A")], [1], 10)),
+        Probe(
+            "another relay holds B's rows; the limit is 2",
+            ([(1, "B"), (2, "B"), (3, "A"), (4, "C"), (5, "A")], [1, 2], 2),
+        ),
+        Probe("everything is held", ([(1, "A"), (2, "B")], [1, 2], 5)),
+    ],
+    generate=_generate_claim,
+    also_correct=[_with_first_locked, _with_a_generator],
     hints=[
         "SKIP LOCKED passes over rows another relay holds. If it holds order-A's first row "
         "and you publish order-A's second, order-A's events reach the broker out of order.",
