@@ -27,8 +27,10 @@ event sets itself win)::
 The kit sets the cause for you where one thing leads to another: ``EventBus.publish`` while
 its handlers run (so a handler's own events are caused by the event it handles),
 ``CommandBus.dispatch`` while a command handler runs (the command gets an id, ``cmd-...``,
-and starts a conversation unless one is already going on), and a projection while its
-handler runs. Start a conversation yourself, with a request id and a user, around anything::
+and starts a conversation unless one is already going on), a saga while a step's action or
+compensation runs (the cause is the step, ``<saga_id>/<step>``, in the conversation the saga
+belongs to, else one named after the saga). Start a conversation yourself, with a request id
+and a user, around anything::
 
     with caused_by(correlation_id="req-7", actor="asha"):
         commands.dispatch("PlaceOrder", order_id="A1", total=30)
@@ -39,10 +41,10 @@ metadata itself), and :func:`chain` walks an event list back along ``causation_i
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any, Final, NamedTuple, Protocol
+from typing import Any, Final, NamedTuple, Protocol, TypeVar
 
 from .errors import InvalidType, InvalidValue
 
@@ -56,6 +58,8 @@ __all__ = [
     "current_cause",
     "handling",
     "done_handling",
+    "joining",
+    "call_with_cause",
     "follow_up",
     "chain",
 ]
@@ -65,6 +69,8 @@ CAUSATION_ID: Final = "causation_id"
 ACTOR: Final = "actor"
 #: Set on events a command caused directly: the command's type ("PlaceOrder").
 COMMAND: Final = "command"
+
+T = TypeVar("T")
 
 
 class _HasIdAndMetadata(Protocol):
@@ -184,6 +190,34 @@ def caused_by(
     token = _current.set(found)
     try:
         yield found
+    finally:
+        _current.reset(token)
+
+
+def joining(causation_id: str, *, conversation: str | None = None) -> Cause:
+    """A cause named ``causation_id`` in the conversation going on (else in ``conversation``).
+
+    For work that is not an event but causes events, such as a saga step: the saga calls each
+    action with ``call_with_cause(joining(f"{saga_id}/{step}", conversation=saga_id), ...)``.
+    """
+    outer = current_cause()
+    correlation = outer.correlation_id if outer else (conversation or causation_id)
+    return Cause(
+        _checked(correlation, "conversation"),
+        _checked(causation_id, "causation_id"),
+        outer.actor if outer else None,
+    )
+
+
+def call_with_cause(cause: Cause, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    """``fn(*args, **kwargs)`` with ``cause`` as the current cause, in whatever thread runs it.
+
+    (A new thread does not inherit context variables, so code that hands work to a thread
+    passes this call instead of ``fn``.)
+    """
+    token = _current.set(cause)
+    try:
+        return fn(*args, **kwargs)
     finally:
         _current.reset(token)
 

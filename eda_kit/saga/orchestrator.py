@@ -60,8 +60,10 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from ..causation import call_with_cause, joining
 from ..clock import new_id
 from ..errors import (
     InvalidType,
@@ -488,10 +490,14 @@ class Saga:
         maybe_done = phase == "compensation" and step.name in run.unknown
         ctx = SagaContext(thaw(run.context), run.saga_id, step.name, attempt, phase, maybe_done)
         timeout = step.timeout if phase == "action" else step.compensation_timeout
+        # events the step creates are caused by it (eda_kit.causation), in any thread
+        call = partial(
+            call_with_cause, joining(ctx.idempotency_key, conversation=run.saga_id), function
+        )
         if timeout is None:
-            returned = function(ctx)
+            returned = call(ctx)
         else:
-            returned = _call_with_deadline(function, ctx, timeout, phase)
+            returned = _call_with_deadline(call, ctx, timeout, phase)
         if returned is not None:
             if not isinstance(returned, Mapping):
                 raise InvalidType(

@@ -187,3 +187,36 @@ def test_record_keeps_metadata_apart_from_data():
     with pytest.raises(InvalidType, match="data must be a dict"):
         account.record("Deposited", [1])
     assert account.version == 2
+
+
+def test_a_saga_steps_events_are_caused_by_the_step_even_in_a_worker_thread():
+    from eda_kit import Saga, Step
+
+    made = {}
+
+    def remember(name):
+        def action(ctx):
+            made[name] = Event(f"{name}.done")
+
+        return action
+
+    saga = Saga(
+        "place-order",
+        [Step("reserve", remember("reserve")), Step("charge", remember("charge"), timeout=5)],
+    )
+    saga.run({}, saga_id="order-A1")
+    assert keys(made["reserve"]) == {
+        "correlation_id": "order-A1",
+        "causation_id": "order-A1/reserve",
+    }
+    assert keys(made["charge"]) == {
+        "correlation_id": "order-A1",  # ran in a worker thread
+        "causation_id": "order-A1/charge",
+    }
+    with caused_by(correlation_id="req-7", actor="asha"):
+        saga.run({}, saga_id="order-A2")
+    assert keys(made["charge"]) == {
+        "correlation_id": "req-7",
+        "causation_id": "order-A2/charge",
+        "actor": "asha",
+    }
