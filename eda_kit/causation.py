@@ -9,7 +9,8 @@ answers with three metadata keys:
 ``correlation_id``  the whole conversation: the same on every event that one
                     request set off (copied from cause to effect)
 ``causation_id``    the id of the event (or command) that directly caused this one
-``actor``           who: the user or service the conversation runs for (optional)
+``actor``           who recorded this event: the user at the edge, or the service
+                    that reacted (optional; *not* copied from the cause)
 ==================  ===========================================================
 
 Nobody has to copy them by hand. While something is being *handled*, it is the current
@@ -19,18 +20,19 @@ event sets itself win)::
     >>> from eda_kit import Event, reproducible
     >>> with reproducible():
     ...     placed = Event("OrderPlaced", {"order_id": "A1"}, metadata={"actor": "asha"})
-    ...     with caused_by(placed):                  # handling OrderPlaced...
+    ...     with caused_by(placed, actor="InventoryService"):   # reacting to OrderPlaced
     ...         reserved = Event("StockReserved", {"order_id": "A1"})
     >>> dict(reserved.metadata)
-    {'correlation_id': 'evt-0001', 'causation_id': 'evt-0001', 'actor': 'asha'}
+    {'correlation_id': 'evt-0001', 'causation_id': 'evt-0001', 'actor': 'InventoryService'}
 
 The kit sets the cause for you where one thing leads to another: ``EventBus.publish`` while
-its handlers run (so a handler's own events are caused by the event it handles),
-``CommandBus.dispatch`` while a command handler runs (the command gets an id, ``cmd-...``,
-and starts a conversation unless one is already going on), a saga while a step's action or
-compensation runs (the cause is the step, ``<saga_id>/<step>``, in the conversation the saga
-belongs to, else one named after the saga). Start a conversation yourself, with a request id
-and a user, around anything::
+its handlers run (a handler's own events are caused by the event it handles, and their actor
+is the subscriber's name), ``CommandBus.dispatch`` while a command handler runs (the command
+gets an id, ``cmd-...``, and starts a conversation unless one is already going on; the actor
+is whoever is acting around the dispatch), a saga while a step's action or compensation runs
+(the cause is the step, ``<saga_id>/<step>``, in the conversation the saga belongs to, else
+one named after the saga; the actor is the step's service, else the saga). Start a
+conversation yourself, with a request id and a user, around anything::
 
     with caused_by(correlation_id="req-7", actor="asha"):
         commands.dispatch("PlaceOrder", order_id="A1", total=30)
@@ -113,16 +115,23 @@ handling = _current.set
 done_handling = _current.reset
 
 
-def cause_of(event: _HasIdAndMetadata) -> Cause:
-    """The cause an event is for the events it leads to (its conversation, itself, its actor)."""
-    metadata = event.metadata
-    correlation = metadata.get(CORRELATION_ID) or event.id
-    actor = metadata.get(ACTOR)
-    return Cause(str(correlation), event.id, None if actor is None else str(actor))
+def cause_of(event: _HasIdAndMetadata, actor: str | None = None) -> Cause:
+    """The cause an event is for the events it leads to: its conversation, and itself.
+
+    ``actor`` is who reacts (the cause's own actor is *not* copied: whoever records the
+    effect is its actor).
+    """
+    correlation = event.metadata.get(CORRELATION_ID) or event.id
+    return Cause(str(correlation), event.id, actor)
 
 
 def _as_cause(value: Any) -> Cause:
-    return value if isinstance(value, Cause) else cause_of(value)
+    if isinstance(value, Cause):
+        return value
+    cause_now = getattr(value, "cause_now", None)
+    if cause_now is not None:  # a component that knows more (the bus: who is handling)
+        return cause_now()
+    return cause_of(value)
 
 
 def current_cause() -> Cause | None:
@@ -132,11 +141,8 @@ def current_cause() -> Cause | None:
 
 
 def follow_up(cause: _HasIdAndMetadata, *, actor: str | None = None) -> dict[str, str]:
-    """The metadata of an event directly caused by ``cause`` (``actor`` overrides its actor)."""
-    found = cause_of(cause)
-    if actor is not None:
-        found = found._replace(actor=_checked(actor, "actor"))
-    return found.metadata()
+    """The metadata of an event directly caused by ``cause``, recorded by ``actor``."""
+    return cause_of(cause, None if actor is None else _checked(actor, "actor")).metadata()
 
 
 def stamp(metadata: Mapping[str, Any], cause: Any) -> dict[str, Any]:
@@ -159,16 +165,17 @@ def caused_by(
     """Inside the block, events created are caused by ``cause`` (an event being handled).
 
     Without an event, say it in ids: ``correlation_id`` (default: the one already going on,
-    else ``causation_id``), ``causation_id`` (default: the correlation id) and ``actor``
-    (default: the current actor). ``command`` names a command being handled.
+    else ``causation_id``), ``causation_id`` (default: the correlation id). ``actor``: who
+    records the events (default: whoever is acting already, if anyone). ``command`` names a
+    command being handled.
     """
     outer = current_cause()
+    if actor is not None:
+        _checked(actor, "actor")
     if cause is not None:
         if not hasattr(cause, "id") or not hasattr(cause, "metadata"):
             raise InvalidType(f"caused_by takes an event (or ids as keywords), not {cause!r}")
-        found = cause_of(cause)
-        if actor is not None:
-            found = found._replace(actor=_checked(actor, "actor"))
+        found = cause_of(cause, actor if actor is not None else (outer.actor if outer else None))
     else:
         for name, value in (
             ("correlation_id", correlation_id),
@@ -194,18 +201,21 @@ def caused_by(
         _current.reset(token)
 
 
-def joining(causation_id: str, *, conversation: str | None = None) -> Cause:
+def joining(
+    causation_id: str, *, conversation: str | None = None, actor: str | None = None
+) -> Cause:
     """A cause named ``causation_id`` in the conversation going on (else in ``conversation``).
 
     For work that is not an event but causes events, such as a saga step: the saga calls each
-    action with ``call_with_cause(joining(f"{saga_id}/{step}", conversation=saga_id), ...)``.
+    action with ``call_with_cause(joining(f"{saga_id}/{step}", conversation=saga_id,
+    actor=service), ...)``. ``actor`` defaults to whoever is acting already.
     """
     outer = current_cause()
     correlation = outer.correlation_id if outer else (conversation or causation_id)
     return Cause(
         _checked(correlation, "conversation"),
         _checked(causation_id, "causation_id"),
-        outer.actor if outer else None,
+        _checked(actor, "actor") if actor is not None else (outer.actor if outer else None),
     )
 
 

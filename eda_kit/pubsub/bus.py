@@ -64,7 +64,7 @@ from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from typing import Any, NamedTuple
 
-from ..causation import done_handling, handling
+from ..causation import Cause, cause_of, done_handling, handling
 from ..errors import InvalidType, InvalidValue, describe_error
 from ..events import Event
 from ..trace import Tracer, handler_name
@@ -214,6 +214,7 @@ class EventBus:
         # Whose handler a synchronous delivery is running; None when not delivering. (One
         # attribute for both, to keep publish() lean.)
         self._running: Subscription | None = None
+        self._cause_event: Event | None = None  # the event being delivered (see cause_now)
         self._held: deque[_Held] = deque()  # events published during that delivery
         self._async_deliveries = 0  # publish_async calls under way (in any task)
 
@@ -274,6 +275,22 @@ class EventBus:
             self._routes[topic] = found
         return found
 
+    # --- causation: events created by a handler are caused by the event it handles -----------
+
+    def _handling(self, event: Event) -> Any:
+        """Make this bus the current cause while ``event`` is delivered (see ``cause_now``)."""
+        self._cause_event = event
+        return handling(self)  # no allocation: the publish hot path pays two C calls
+
+    def cause_now(self) -> Cause:
+        """The cause of an event created right now by a handler of this bus: the event being
+        delivered, recorded by the subscriber handling it (read only when such an event is
+        made, so publishing stays cheap)."""
+        event, running = self._cause_event, self._running
+        if event is None:  # pragma: no cover - only current while an event is delivered
+            raise InvalidValue("the bus is not delivering an event")
+        return cause_of(event, None if running is None else running.name)
+
     # --- publishing -------------------------------------------------------------------------
 
     def publish(self, event: Event, *, source: str | None = None) -> PublishReport:
@@ -299,7 +316,7 @@ class EventBus:
             held = self._hold(event, source)
             if held is not None:
                 return held
-        cause = handling(event)  # events the handlers create are caused by this one
+        cause = self._handling(event)  # events the handlers create are caused by this one
         try:
             if self._tracer is None:
                 # The hot path, kept small: the same loop as _deliver() minus the tracing.
@@ -351,7 +368,7 @@ class EventBus:
         while self._held:
             event, source, report = self._held.popleft()
             route = self.route(event.type)
-            cause = handling(event)
+            cause = self._handling(event)
             try:
                 report._fill(route, self._deliver(event, source, route))
             finally:
@@ -494,7 +511,7 @@ class EventBus:
     ) -> Trouble | None:
         """Try one subscriber, with backoff between attempts. Never raises for a handler."""
         _RUNNING.set(sub)  # this runs in its own task (gather), so this is local to it
-        handling(event)  # ...and so is the cause of the events its handler creates
+        handling(cause_of(event, sub.name))  # ...and so is the cause of its handler's events
         first_attempt = attempt
         while True:
             try:
@@ -592,7 +609,7 @@ class EventBus:
         event, attempt = letter.event, letter.attempts + 1
         self._running = sub
         self._trace_resend(event)
-        cause = handling(event)
+        cause = self._handling(event)
         try:
             result = sub.handler(event)
             if result is not None:

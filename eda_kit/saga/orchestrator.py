@@ -490,10 +490,11 @@ class Saga:
         maybe_done = phase == "compensation" and step.name in run.unknown
         ctx = SagaContext(thaw(run.context), run.saga_id, step.name, attempt, phase, maybe_done)
         timeout = step.timeout if phase == "action" else step.compensation_timeout
-        # events the step creates are caused by it (eda_kit.causation), in any thread
-        call = partial(
-            call_with_cause, joining(ctx.idempotency_key, conversation=run.saga_id), function
-        )
+        # events the step creates are caused by it, recorded by its service (eda_kit.causation),
+        # in whatever thread runs it
+        actor = step.service or self.name
+        cause = joining(ctx.idempotency_key, conversation=run.saga_id, actor=actor)
+        call = partial(call_with_cause, cause, function)
         if timeout is None:
             returned = call(ctx)
         else:
