@@ -8,12 +8,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 from ..events import Event
 from ..sourcing import Aggregate, Repository
 from ..store import InMemoryEventStore, WrongExpectedVersion
-from .framework import Checker, Exercise
+from .framework import Exercise, Probe, outcome
 
 __all__ = ["BankAccount", "FeeAccount", "new_event", "balance_on", "upcaster", "retry"]
 
@@ -47,6 +47,30 @@ class BankAccount(Aggregate):
                 self.balance += event.data["amount"]
             case "Withdrawn":
                 self.balance -= event.data["amount"]
+
+
+def _history(steps):
+    """Events from plain (type, data) pairs."""
+    return [Event(type_, data) for type_, data in steps]
+
+
+def _random_history(rng, size, kinds=("Deposited", "Deposited", "Withdrawn")):
+    steps = [("AccountOpened", {"owner": rng.choice(["asha", "ravi"])})]
+    for _ in range(rng.randint(0, size + 1)):
+        kind = rng.choice(kinds)
+        if kind == "StatementSent":
+            steps.append((kind, {"month": "2026-01"}))
+        else:
+            steps.append((kind, {"amount": rng.randint(1, 50_000)}))
+    return steps
+
+
+def _describe_history(steps):
+    words = [
+        f"{t} {d['amount']}" if "amount" in d else f"{t} {next(iter(d.values()), '')}".strip()
+        for t, d in steps
+    ]
+    return "events [" + ", ".join(words) + "]"
 
 
 # ======================================================================================
@@ -94,63 +118,125 @@ class _FeeNotCounted(FeeAccount):
                 super(FeeAccount, self).apply(event)
 
 
-def _fold(cls, events):
+class _FeeChecksRules(FeeAccount):  # apply refusing a fact that already happened
+    def apply(self, event):
+        if event.type == "FeeCharged":
+            if event.data["amount"] > self.balance:
+                raise ValueError("insufficient funds for the fee")
+            self.balance -= event.data["amount"]
+            self.fees_paid += event.data["amount"]
+        else:
+            super(FeeAccount, self).apply(event)
+
+
+class _FeeWithIf(BankAccount):  # right: if/else, and the attribute set up in __init__
+    def __init__(self, id):
+        super().__init__(id)
+        self.fees_paid = 0
+
+    def apply(self, event):
+        if event.type == "FeeCharged":
+            self.balance -= event.data["amount"]
+            self.fees_paid += event.data["amount"]
+        else:
+            super().apply(event)
+
+
+class _FeeWithATable(BankAccount):  # right: a table of handlers, one per event type
+    def __init__(self, id):
+        super().__init__(id)
+        self.fees_paid = 0
+
+    def on_fee(self, data):
+        self.balance -= data["amount"]
+        self.fees_paid += data["amount"]
+
+    def apply(self, event):
+        handler = {"FeeCharged": self.on_fee}.get(event.type)
+        if handler is None:
+            return super().apply(event)
+        handler(event.data)
+
+
+def _run_new_event(cls, steps):
+    """Fold the events into a fresh account, and load the same stream through a Repository."""
+    if not (isinstance(cls, type) and issubclass(cls, Aggregate)):
+        return {"answer": f"{cls!r} is not an Aggregate class (pass the class itself)"}
     account = cls("acc-1")
-    for event in events:
+    for event in _history(steps):
         account.apply(event)
-    return account
-
-
-def _test_new_event(cls, check: Checker) -> None:
-    with check.case("your answer should be the class (FeeAccount), not an instance"):
-        check.require(
-            isinstance(cls, type) and issubclass(cls, Aggregate),
-            f"got {cls!r}; pass the class itself",
+    folded = {
+        "balance": account.balance,
+        "fees_paid": getattr(account, "fees_paid", "missing"),
+        "owner": account.owner,
+    }
+    store = InMemoryEventStore()
+    if steps:
+        store.append("acc-1", _history(steps))
+        loaded = Repository(store, cls).get("acc-1")
+        folded["loaded (balance, fees_paid, version)"] = (
+            loaded.balance,
+            getattr(loaded, "fees_paid", "missing"),
+            loaded.version,
         )
-    opened = Event("AccountOpened", {"owner": "asha"})
-    deposit = Event("Deposited", {"amount": 100_000})
-    withdraw = Event("Withdrawn", {"amount": 20_000})
-    fee = Event("FeeCharged", {"amount": 2_500})
+    return folded
 
-    with check.case("AccountOpened, Deposited 100000 (no fee yet)"):
-        account = _fold(cls, [opened, deposit])
-        check.expect(account.balance, 100_000, "balance; pass other events to super().apply")
-        check.expect(account.owner, "asha", "owner")
-    with check.case("Deposited 100000, then FeeCharged 2500"):
-        account = _fold(cls, [opened, deposit, fee])
-        check.expect(account.balance, 97_500, "balance: a fee takes money out")
-        check.expect(account.fees_paid, 2_500, "fees_paid")
-    with check.case("Deposited 100000, FeeCharged 2500 twice, Withdrawn 20000"):
-        account = _fold(cls, [opened, deposit, fee, fee, withdraw])
-        check.expect(account.balance, 75_000, "balance")
-        check.expect(account.fees_paid, 5_000, "fees_paid")
-    with check.case("saved and loaded through a Repository"):
-        store = InMemoryEventStore()
-        repo = Repository(store, cls)
-        store.append("acc-1", [opened, deposit, fee])
-        loaded = repo.get("acc-1")
-        check.expect((loaded.balance, loaded.fees_paid), (97_500, 2_500), "(balance, fees_paid)")
+
+_OPENED = ("AccountOpened", {"owner": "asha"})
+
+
+def _amount(kind, amount):
+    return (kind, {"amount": amount})
 
 
 new_event = Exercise(
     "Teach the account a new event: FeeCharged",
-    test=_test_new_event,
     reference=FeeAccount,
+    run=_run_new_event,
+    describe=_describe_history,
+    probes=[
+        Probe(
+            "AccountOpened, Deposited 100000 (no fee yet)",
+            [_OPENED, _amount("Deposited", 100_000)],
+        ),
+        Probe(
+            "Deposited 100000, then FeeCharged 2500",
+            [_OPENED, _amount("Deposited", 100_000), _amount("FeeCharged", 2_500)],
+        ),
+        Probe(
+            "FeeCharged 2500 twice, Withdrawn 20000",
+            [_OPENED, _amount("Deposited", 100_000), _amount("FeeCharged", 2_500)]
+            + [_amount("FeeCharged", 2_500), _amount("Withdrawn", 20_000)],
+        ),
+        Probe(
+            "a fee bigger than the balance: it already happened, apply must not refuse it",
+            [_OPENED, _amount("Deposited", 1_000), _amount("FeeCharged", 2_500)],
+        ),
+        Probe(
+            "a StatementSent event (it changes nothing)",
+            [_OPENED, _amount("Deposited", 5_000), ("StatementSent", {"month": "2026-01"})],
+        ),
+    ],
+    generate=lambda rng, size: _random_history(
+        rng, size, ("Deposited", "Withdrawn", "FeeCharged", "FeeCharged", "StatementSent")
+    ),
     hints=[
         "A FeeCharged event carries data['amount'] (in paise). It takes money out of the "
         "account, and the account also keeps a running total in self.fees_paid.",
-        "Add a case for 'FeeCharged' to the match; for every other event type, hand the event "
-        "to the parent class: case _: super().apply(event).",
+        "Add a case for 'FeeCharged' to the match; every other event type must still reach the "
+        "parent class's apply. And apply never refuses an event: the fee was already charged.",
         "case 'FeeCharged': self.balance -= event.data['amount']; "
-        "self.fees_paid += event.data['amount']",
+        "self.fees_paid += event.data['amount'], then case _: super().apply(event).",
     ],
-    common_mistakes=[_FeeAdded, _FeeForgetsTheRest, _FeeNotCounted],
+    common_mistakes=[_FeeAdded, _FeeForgetsTheRest, _FeeNotCounted, _FeeChecksRules],
+    also_correct=[_FeeWithIf, _FeeWithATable],
     explanation=(
         "apply is the one place where state changes, so a new kind of fact means one new case "
         "there. The old cases still have to run for the old events, which is why everything "
         "else goes to super().apply(event): an account rebuilt from its stream must see every "
-        "event, not only the new kind. Note that apply never checks rules (may this fee be "
-        "charged?): that is the command's job, before the event is recorded."
+        "event, not only the new kind. And apply never checks rules (may this fee be charged?): "
+        "that is the command's job, before the event is recorded. An event is a fact; an apply "
+        "that refuses one makes the account impossible to load."
     ),
 )
 
@@ -201,56 +287,127 @@ def _only_that_day(events, day):  # the day's movements, not the balance
     return balance
 
 
-def _week() -> list[Event]:
-    """One account's week, Monday 5 January 2026 to Friday 9 January."""
+def _includes_midnight(events, day):  # an event at 00:00 the next day is not "on" this day
+    end_of_day = datetime.combine(day + timedelta(days=1), time(0), tzinfo=UTC)
+    balance = 0
+    for event in events:
+        if event.time > end_of_day:
+            break
+        if event.type == "Deposited":
+            balance += event.data["amount"]
+        elif event.type == "Withdrawn":
+            balance -= event.data["amount"]
+    return balance
 
-    def at(day: int, hour: int, minute: int = 0) -> datetime:
-        return datetime(2026, 1, day, hour, minute, tzinfo=UTC)
 
-    return [
-        Event("AccountOpened", {"owner": "asha"}, time=at(5, 9)),
-        Event("Deposited", {"amount": 50_000}, time=at(5, 9, 5)),  # Monday
-        Event("Deposited", {"amount": 20_000}, time=at(6, 11)),  # Tuesday
-        Event("Withdrawn", {"amount": 30_000}, time=at(6, 23, 59)),  # Tuesday, late
-        Event("Deposited", {"amount": 5_000}, time=at(7, 0, 0)),  # Wednesday, midnight
-        Event("Withdrawn", {"amount": 1_000}, time=at(8, 15)),  # Thursday
+def _by_date(events, day):  # right: compare calendar dates (the times are UTC)
+    sign = {"Deposited": 1, "Withdrawn": -1}
+    return sum(
+        sign.get(e.type, 0) * e.data.get("amount", 0) for e in events if e.time.date() <= day
+    )
+
+
+def _with_takewhile(events, day):  # right: the prefix of the story up to the end of the day
+    from itertools import takewhile
+
+    end = datetime.combine(day, time.max, tzinfo=UTC)
+    total = 0
+    for event in takewhile(lambda e: e.time <= end, events):
+        if event.type in ("Deposited", "Withdrawn"):
+            total += event.data["amount"] * (1 if event.type == "Deposited" else -1)
+    return total
+
+
+_MONDAY = datetime(2026, 1, 5, tzinfo=UTC)
+
+
+def _run_balance_on(balance_on, case):
+    """``case``: {"events": [(type, amount, minutes after Monday 00:00)], "day": days after
+    Monday}. The events are in time order, as a stream is."""
+    events = [
+        Event(kind, {"amount": amount} if amount is not None else {"owner": "asha"},
+              time=_MONDAY + timedelta(minutes=minutes))
+        for kind, amount, minutes in case["events"]
+    ]  # fmt: skip
+    return balance_on(events, (_MONDAY + timedelta(days=case["day"])).date())
+
+
+def _describe_balance_on(case):
+    words = []
+    for kind, amount, minutes in case["events"]:
+        moment = _MONDAY + timedelta(minutes=minutes)
+        words.append(f"{moment:%a %H:%M} {kind}{'' if amount is None else ' ' + str(amount)}")
+    day = (_MONDAY + timedelta(days=case["day"])).date()
+    return f"the end of {day:%A %d %B}, events [" + ", ".join(words) + "]"
+
+
+_DAY = 24 * 60
+
+
+def _generate_balance_on(rng, size):
+    moments = sorted(
+        rng.choice([rng.randint(0, 5 * _DAY), rng.randint(1, 5) * _DAY])
+        for _ in range(rng.randint(0, size + 2))
+    )
+    events = [("AccountOpened", None, moments[0])] if moments else []
+    for minutes in moments[1:]:
+        events.append(
+            (rng.choice(["Deposited", "Deposited", "Withdrawn"]), rng.randint(1, 9_000), minutes)
+        )
+    return {"events": events, "day": rng.randint(-1, 5)}
+
+
+def _week_probe(label, day, events=None):
+    week = [
+        ("AccountOpened", None, 9 * 60),
+        ("Deposited", 50_000, 9 * 60 + 5),  # Monday 09:05
+        ("Deposited", 20_000, _DAY + 11 * 60),  # Tuesday 11:00
+        ("Withdrawn", 30_000, 2 * _DAY - 1),  # Tuesday 23:59
+        ("Deposited", 5_000, 2 * _DAY),  # Wednesday 00:00 exactly
+        ("Withdrawn", 1_000, 3 * _DAY + 15 * 60),  # Thursday 15:00
     ]
-
-
-def _test_balance_on(balance_on, check: Checker) -> None:
-    week = _week()
-    monday, tuesday, wednesday = date(2026, 1, 5), date(2026, 1, 6), date(2026, 1, 7)
-    with check.case("the balance at the end of Monday 5 January"):
-        check.expect(balance_on(week, monday), 50_000)
-    with check.case("the balance at the end of Tuesday 6 January (a withdrawal at 23:59)"):
-        check.expect(balance_on(week, tuesday), 40_000)
-    with check.case("the end of Wednesday (a deposit at exactly 00:00 Wednesday)"):
-        check.expect(balance_on(week, wednesday), 45_000)
-    with check.case("Sunday 4 January, before the account existed"):
-        check.expect(balance_on(week, date(2026, 1, 4)), 0)
-    with check.case("a quiet Tuesday with no events that day"):
-        quiet = [week[0], week[1], week[5]]
-        check.expect(balance_on(quiet, tuesday), 50_000)
+    return Probe(label, {"events": week if events is None else events, "day": day})
 
 
 balance_on = Exercise(
     "What was the balance on Tuesday?",
-    test=_test_balance_on,
     reference=balance_on_day,
+    run=_run_balance_on,
+    describe=_describe_balance_on,
+    probes=[
+        _week_probe("the balance at the end of Monday 5 January", 0),
+        _week_probe("the end of Tuesday 6 January (a withdrawal at 23:59)", 1),
+        _week_probe("the end of Wednesday (a deposit at exactly 00:00 Wednesday)", 2),
+        _week_probe(
+            "the end of Tuesday, with a deposit at exactly 00:00 Wednesday",
+            1,
+            [("AccountOpened", None, 0), ("Deposited", 7_000, 2 * _DAY)],
+        ),  # fmt: skip
+        _week_probe("Sunday 4 January, before the account existed", -1),
+        _week_probe(
+            "a quiet Tuesday with no events that day",
+            1,
+            [("AccountOpened", None, 0), ("Deposited", 50_000, 5), ("Withdrawn", 1_000, 3 * _DAY)],
+        ),  # fmt: skip
+    ],
+    generate=_generate_balance_on,
     hints=[
         "The balance on a day is the fold of every event up to the END of that day, not just "
         "the events of that day.",
-        "The end of the day is midnight of the next day: "
-        "datetime.combine(day + timedelta(days=1), time(0), tzinfo=UTC). Keep events whose "
-        "event.time is before it.",
-        "Deposited adds data['amount'], Withdrawn subtracts it, other events change nothing.",
+        "The end of the day is midnight at the start of the next day, and an event at exactly "
+        "that midnight belongs to the next day. Keep events whose time is strictly before it.",
+        "end_of_day = datetime.combine(day + timedelta(days=1), time(0), tzinfo=UTC); fold the "
+        "events with event.time < end_of_day: Deposited adds data['amount'], Withdrawn "
+        "subtracts it, other events change nothing.",
     ],
-    common_mistakes=[_only_deposits, _stops_at_start_of_day, _only_that_day],
+    common_mistakes=[_only_deposits, _stops_at_start_of_day, _only_that_day, _includes_midnight],
+    also_correct=[_by_date, _with_takewhile],
     explanation=(
         "A stored balance can only tell you today's number; the events can tell you any day's. "
         "Time travel is a fold over a prefix: here the prefix is 'every event before midnight "
-        "at the end of the day'. The same question with a version number instead of a time is "
-        "exactly what repo.get(id, at_version=n) answers."
+        "at the end of the day' (strictly before: an event at 00:00 belongs to the next day). "
+        "The same question with a version number instead of a time is exactly what "
+        "repo.get(id, at_version=n) answers."
     ),
 )
 
@@ -276,60 +433,91 @@ def _edits_in_place(data):
     return data
 
 
-def _test_upcaster(upcaster, check: Checker) -> None:
-    with check.case("your answer should be a function taking the old data"):
-        check.require(callable(upcaster), f"got {upcaster!r}")
-    old = Event("Withdrawn", {"rupees": 200, "paise": 50})
-    with check.case("v1 data {'rupees': 200, 'paise': 50}"):
-        new = upcaster(old.data)  # read-only, as the repository passes it
-        check.expect(new, {"amount": 20_050}, "the v2 data")
-        check.require(
-            type(new["amount"]) is int,
-            f"amount should be a whole number of paise (int), got {new['amount']!r}",
-        )
-    with check.case("v1 data {'rupees': 0, 'paise': 5}"):
-        check.expect(
-            upcaster(Event("Withdrawn", {"rupees": 0, "paise": 5}).data),
-            {"amount": 5},
-            "the v2 data",
-        )
-    with check.case("a stream mixing v1 and v2 withdrawals, loaded through a Repository"):
-        store = InMemoryEventStore()
-        store.append(
-            "acc-1",
-            [
-                Event("Deposited", {"amount": 100_000}),
-                old,  # v1: no schema
-                Event("Withdrawn", {"amount": 1_000}, metadata={"schema": 2}),  # today's shape
-            ],
-        )
-        # today's account declares its event schemas once, on the class
-        today = type("BankAccount", (BankAccount,), {"upcasters": {("Withdrawn", 1): upcaster}})
-        repo = Repository(store, today)
-        check.expect(repo.get("acc-1").balance, 100_000 - 20_050 - 1_000, "balance")
-        check.expect(
-            store.read_stream("acc-1")[1].data,
-            {"rupees": 200, "paise": 50},
-            "the stored v1 event (it must never change)",
-        )
+def _through_floats(data):  # right for small sums, wrong once a float can't hold the paise
+    return {"amount": round((data["rupees"] + data["paise"] / 100) * 100)}
+
+
+def _keeps_the_old_keys(data):
+    return {**data, "amount": data["rupees"] * 100 + data["paise"]}
+
+
+def _with_divmod_check(data):  # right: the same sum, written the other way round
+    return {"amount": data["paise"] + 100 * data["rupees"]}
+
+
+def _with_decimal(data):  # right: Decimal is exact, and the result is made an int again
+    from decimal import Decimal
+
+    return {"amount": int(Decimal(data["rupees"]) * 100 + data["paise"])}
+
+
+def _run_upcaster(upcaster, amounts):
+    """``amounts``: (rupees, paise) of old Withdrawn events. Observes what the upcaster returns
+    for each (it gets the read-only data a repository passes), the balance of an account whose
+    stream mixes those v1 events with a v2 one, and whether the stored events stayed as they
+    were."""
+    if not callable(upcaster):
+        return {"answer": f"{upcaster!r} is not a function"}
+    olds = [Event("Withdrawn", {"rupees": r, "paise": p}) for r, p in amounts]
+    converted = [upcaster(event.data) for event in olds]
+    store = InMemoryEventStore()
+    store.append("acc-1", [Event("Deposited", {"amount": 10**15}), *olds])
+    store.append("acc-1", Event("Withdrawn", {"amount": 1_000}, metadata={"schema": 2}))
+    # today's account declares its event schemas once, on the class
+    today = type("BankAccount", (BankAccount,), {"upcasters": {("Withdrawn", 1): upcaster}})
+    repo = Repository(store, today)
+    stored = [dict(e.data) for e in store.read_stream("acc-1")[1:-1]]
+    return {"v2 data": converted, "balance": repo.get("acc-1").balance, "stored v1 events": stored}
+
+
+def _describe_amounts(amounts):
+    return "v1 events " + ", ".join(f"{{'rupees': {r}, 'paise': {p}}}" for r, p in amounts)
+
+
+def _generate_amounts(rng, size):
+    def rupees():
+        return rng.choice([rng.randint(0, 999), rng.randint(0, 10**6), rng.randint(10**13, 10**14)])
+
+    return [(rupees(), rng.randint(0, 99)) for _ in range(rng.randint(1, 1 + size // 2))]
 
 
 upcaster = Exercise(
     "An upcaster for Withdrawn: rupees and paise -> paise",
-    test=_test_upcaster,
     reference=withdrawn_v1_to_v2,
+    run=_run_upcaster,
+    describe=_describe_amounts,
+    probes=[
+        Probe("v1 data {'rupees': 200, 'paise': 50}", [(200, 50)]),
+        Probe("v1 data {'rupees': 0, 'paise': 5}", [(0, 5)]),
+        Probe("v1 data {'rupees': 19, 'paise': 99}", [(19, 99)]),
+        Probe(
+            "a very large withdrawal: 90 trillion rupees and 7 paise (floats lose the paise)",
+            [(90_071_992_547_409, 7)],
+        ),
+        Probe("a stream with two v1 withdrawals", [(200, 50), (3, 0)]),
+    ],
+    generate=_generate_amounts,
     hints=[
         "The function gets the OLD data, e.g. {'rupees': 200, 'paise': 50}, and returns the "
-        "NEW data: {'amount': 20050}.",
-        "One rupee is 100 paise: amount = rupees * 100 + paise, a whole number.",
-        "Return a new dict; the old one is read-only (stored events never change).",
+        "NEW data: {'amount': 20050}. Only the new key: today's events have nothing else.",
+        "One rupee is 100 paise. Stay in whole numbers: dividing (/) gives a float, and a float "
+        "can't hold every amount of paise exactly. Return a new dict; the old one is read-only.",
+        "return {'amount': data['rupees'] * 100 + data['paise']}",
     ],
-    common_mistakes=[_forgets_paise, _wrong_unit, _edits_in_place],
+    common_mistakes=[
+        _forgets_paise,
+        _wrong_unit,
+        _edits_in_place,
+        _through_floats,
+        _keeps_the_old_keys,
+    ],
+    also_correct=[_with_divmod_check, _with_decimal],
     explanation=(
         "An upcaster is a pure function from an old shape to the next one. The repository calls "
         "it on every schema-1 Withdrawn event as it is read, so apply only ever sees today's "
         "shape, while the stored events stay exactly as they were written: the audit trail is "
-        "never edited. Money as whole paise (ints) avoids float rounding."
+        "never edited. Money as whole paise (ints) avoids float rounding: a float carries about "
+        "16 significant digits, so rupees / 100 quietly loses paise on large amounts."
     ),
 )
 
@@ -377,75 +565,152 @@ def _overwrites_with_any(repo, account_id, amount, attempts=3):
     return repo.store.append(account_id, list(account.pending), expected_version=ANY)
 
 
-class _OtherTeller:
-    """A store that lets another teller write first, the first ``times`` times we append."""
+def _one_attempt_short(repo, account_id, amount, attempts=3):
+    for _ in range(1, attempts):
+        account = repo.get(account_id)
+        account.withdraw(amount)
+        try:
+            return repo.save(account)
+        except WrongExpectedVersion:
+            pass
+    raise WrongExpectedVersion(account_id, "retry", "gave up")
 
-    def __init__(self, store, times, amount):
+
+def _retry_with_while(repo, account_id, amount, attempts=3):  # right: a while loop
+    tries = 0
+    while True:
+        tries += 1
+        account = repo.get(account_id)
+        account.withdraw(amount)
+        try:
+            return repo.save(account)
+        except WrongExpectedVersion:
+            if tries >= attempts:
+                raise
+
+
+def _retry_recursively(repo, account_id, amount, attempts=3):  # right: recursion
+    account = repo.get(account_id)
+    account.withdraw(amount)
+    try:
+        return repo.save(account)
+    except WrongExpectedVersion:
+        if attempts <= 1:
+            raise
+        return _retry_recursively(repo, account_id, amount, attempts - 1)
+
+
+class _OtherTeller:
+    """A store where another teller withdraws ``amounts[0]``, ``amounts[1]``... right before
+    each of our appends (one per append, while amounts last)."""
+
+    def __init__(self, store, amounts):
         self._store = store
-        self.times = times
-        self.amount = amount
+        self.amounts = list(amounts)
 
     def append(self, stream_id, events, expected_version=None):
-        if self.times > 0:
-            self.times -= 1
-            self._store.append(stream_id, Event("Withdrawn", {"amount": self.amount}))
+        if self.amounts:
+            self._store.append(stream_id, Event("Withdrawn", {"amount": self.amounts.pop(0)}))
         return self._store.append(stream_id, events, expected_version=expected_version)
 
     def __getattr__(self, name):
         return getattr(self._store, name)
 
 
-def _bank(balance, other_teller_times, other_amount):
+def _run_retry(withdraw, case):
     store = InMemoryEventStore()
     store.append(
         "acc-1",
-        [Event("AccountOpened", {"owner": "asha"}), Event("Deposited", {"amount": balance})],
+        [
+            Event("AccountOpened", {"owner": "asha"}),
+            Event("Deposited", {"amount": case["balance"]}),
+        ],
     )
-    return store, Repository(_OtherTeller(store, other_teller_times, other_amount), BankAccount)
+    repo = Repository(_OtherTeller(store, case["other_teller"]), BankAccount)
+    if "attempts" in case:
+        result = outcome(withdraw, repo, "acc-1", case["amount"], case["attempts"], exact=True)
+    else:
+        result = outcome(withdraw, repo, "acc-1", case["amount"], exact=True)
+    account = Repository(store, BankAccount).get("acc-1")
+    return {
+        "result": result,
+        "balance": account.balance,
+        "stored": [(e.type, dict(e.data)) for e in store.read_stream("acc-1")],
+    }
 
 
-def _test_retry(withdraw_with_retry, check: Checker) -> None:
-    with check.case("no conflict: withdraw 30000 from 100000"):
-        store, repo = _bank(100_000, 0, 0)
-        withdraw_with_retry(repo, "acc-1", 30_000)
-        check.expect(Repository(store, BankAccount).get("acc-1").balance, 70_000, "balance")
-    with check.case("the other teller withdraws 10000 first, once: then yours must go through"):
-        store, repo = _bank(100_000, 1, 10_000)
-        withdraw_with_retry(repo, "acc-1", 30_000)
-        account = Repository(store, BankAccount).get("acc-1")
-        check.expect(account.balance, 60_000, "balance (both withdrawals)")
-        check.expect(account.version, 4, "version")
-    with check.case("the other teller takes 80000 first: your 30000 must now be refused"):
-        store, repo = _bank(100_000, 1, 80_000)
-        try:
-            withdraw_with_retry(repo, "acc-1", 30_000)
-        except ValueError:
-            pass  # insufficient funds: exactly right
-        account = Repository(store, BankAccount).get("acc-1")
-        check.expect(account.balance, 20_000, "balance (never below zero)")
-    with check.case("the other teller wins 3 times in a row (attempts=3): give up loudly"):
-        store, repo = _bank(100_000, 3, 1_000)
-        try:
-            withdraw_with_retry(repo, "acc-1", 30_000)
-        except WrongExpectedVersion:
-            pass
-        else:
-            check.fail("expected WrongExpectedVersion after 3 lost races, nothing was raised")
-        check.expect(Repository(store, BankAccount).get("acc-1").balance, 97_000, "balance")
+def _describe_retry(case):
+    attempts = f", attempts={case['attempts']}" if "attempts" in case else ""
+    others = case["other_teller"] or "nothing"
+    return (
+        f"balance {case['balance']}, withdraw {case['amount']}{attempts}; "
+        f"the other teller takes {others} first"
+    )
+
+
+def _generate_retry(rng, size):
+    case = {
+        "balance": rng.randint(1, 100) * 1_000,
+        "amount": rng.randint(1, 100) * 1_000,
+        "other_teller": [rng.randint(1, 40) * 1_000 for _ in range(rng.randint(0, 1 + size // 2))],
+    }
+    if rng.random() < 0.7:
+        case["attempts"] = rng.randint(1, 4)
+    return case
 
 
 retry = Exercise(
     "Two tellers: reload and retry when the save loses the race",
-    test=_test_retry,
     reference=withdraw_with_retry,
+    run=_run_retry,
+    describe=_describe_retry,
+    probes=[
+        Probe(
+            "no conflict: withdraw 30000 from 100000",
+            {"balance": 100_000, "amount": 30_000, "other_teller": []},
+        ),
+        Probe(
+            "the other teller withdraws 10000 first, once: then yours must go through",
+            {"balance": 100_000, "amount": 30_000, "other_teller": [10_000]},
+        ),
+        Probe(
+            "the other teller takes 80000 first: your 30000 must now be refused",
+            {"balance": 100_000, "amount": 30_000, "other_teller": [80_000]},
+        ),
+        Probe(
+            "the other teller wins 3 times in a row (attempts=3): give up loudly",
+            {"balance": 100_000, "amount": 30_000, "other_teller": [1_000] * 3, "attempts": 3},
+        ),
+        Probe(
+            "the other teller wins twice (attempts=3): the third try goes through",
+            {"balance": 100_000, "amount": 30_000, "other_teller": [1_000] * 2, "attempts": 3},
+        ),
+        Probe(
+            "attempts=1: one try only",
+            {"balance": 100_000, "amount": 30_000, "other_teller": [1_000], "attempts": 1},
+        ),
+        Probe(
+            "attempts left at its default (3), the other teller wins 3 times",
+            {"balance": 100_000, "amount": 30_000, "other_teller": [1_000] * 3},
+        ),
+    ],
+    generate=_generate_retry,
     hints=[
         "When repo.save raises WrongExpectedVersion, your copy of the account is out of date: "
         "somebody saved in between. Saving the same copy again fails again.",
-        "Put the whole thing in the loop: repo.get (fresh copy), account.withdraw (the rules "
-        "see the latest balance), repo.save. Only the save is inside the try.",
-        "After the last attempt, re-raise the WrongExpectedVersion instead of returning.",
+        "Put the whole thing in the loop: load a fresh copy, run the command (the rules see the "
+        "latest balance), save. Only the save is inside the try. Return what save returns.",
+        "for attempt in range(1, attempts + 1): account = repo.get(account_id); "
+        "account.withdraw(amount); try: return repo.save(account) except WrongExpectedVersion: "
+        "if attempt == attempts: raise",
     ],
-    common_mistakes=[_retries_the_stale_copy, _swallows_the_conflict, _overwrites_with_any],
+    common_mistakes=[
+        _retries_the_stale_copy,
+        _swallows_the_conflict,
+        _overwrites_with_any,
+        _one_attempt_short,
+    ],
+    also_correct=[_retry_with_while, _retry_recursively],
     explanation=(
         "Optimistic concurrency moves the decision to the moment of writing: the store refuses "
         "a save based on an old version, and the writer reloads, re-checks its rules against "

@@ -223,7 +223,21 @@ def difference(expected: Any, actual: Any) -> str:
             for key in expected:
                 if not same(expected[key], actual[key]):
                     return f"{key}: {difference(expected[key], actual[key])}"
+    if _is_log(expected) and _is_log(actual) and len(expected) + len(actual) > 2:
+        # two logs of what happened: name the first entry where they part ways
+        for index, (want, got) in enumerate(zip(expected, actual), start=1):
+            if not same(want, got):
+                return f"entry {index}: expected {short_repr(want, 90)}, got {short_repr(got, 90)}"
+        if len(expected) > len(actual):
+            missing = short_repr(expected[len(actual)], 90)
+            return f"{len(actual)} entries where {len(expected)} were expected, next: {missing}"
+        extra = short_repr(actual[len(expected)], 90)
+        return f"{len(actual)} entries where {len(expected)} were expected, extra: {extra}"
     return f"expected {short_repr(expected, 100)}, got {short_repr(actual, 100)}"
+
+
+def _is_log(value: Any) -> bool:
+    return isinstance(value, list | tuple) and all(isinstance(v, list | tuple) for v in value)
 
 
 @dataclass(frozen=True)

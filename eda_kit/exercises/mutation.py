@@ -3,8 +3,9 @@
 A *mutant* is the reference with exactly one small change, made mechanically from its syntax
 tree: an operator swapped (``+`` for ``-``), a comparison loosened (``<`` for ``<=``), a
 constant moved by one, a call dropped or its arguments swapped, a keyword argument removed (the
-``expected_version=NO_STREAM`` that makes an append safe), a statement deleted, a condition
-negated. Each is the kind of slip a learner makes.
+``expected_version=NO_STREAM`` that makes an append safe), a constant swapped for a sibling
+(``NO_STREAM`` for ``ANY``), one attribute read for another (``e.position`` for ``e.type``),
+a statement deleted, a condition negated. Each is the kind of slip a learner makes.
 
 ``tests/unit/test_exercise_mutants.py`` hands every mutant to its exercise's checker:
 
@@ -85,8 +86,9 @@ def _show(node: ast.AST, limit: int = 50) -> str:
 
 
 def _messages(tree: ast.AST) -> set[int]:
-    """ids of string constants that are only messages: docstrings, f-string pieces, and the
-    arguments of ``raise`` (changing them changes no behaviour a checker could see)."""
+    """ids of the nodes that only make messages: docstrings, f-strings, and everything inside a
+    ``raise`` (changing them changes no behaviour a checker could see; the ``raise`` itself
+    can still be deleted)."""
     quiet: set[int] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.JoinedStr | ast.Raise):
@@ -119,6 +121,13 @@ def _sites(tree: ast.AST, names_of_kind: dict[str, list[str]]) -> list[Site]:
     parents = {id(child): parent for parent in nodes for child in ast.iter_child_nodes(parent)}
     quiet = _messages(tree)
     found: list[Site] = []
+    attributes_of: dict[str, list[str]] = {}  # name -> the attributes read from it (data, type)
+    for node in nodes:
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+            if isinstance(node.ctx, ast.Load) and not node.attr.startswith("_"):
+                names = attributes_of.setdefault(node.value.id, [])
+                if node.attr not in names:
+                    names.append(node.attr)
 
     def at(node: ast.AST) -> str:
         return f"line {getattr(node, 'lineno', '?')}"
@@ -133,6 +142,8 @@ def _sites(tree: ast.AST, names_of_kind: dict[str, list[str]]) -> list[Site]:
         return lambda node, parent_of: change(node)
 
     for index, node in enumerate(nodes):
+        if id(node) in quiet and not isinstance(node, ast.Raise):
+            continue  # an error message or a docstring: changing it changes no behaviour
         where = at(node)
         if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
             for new_op in _BINARY[type(node.op)]:
@@ -247,6 +258,21 @@ def _sites(tree: ast.AST, names_of_kind: dict[str, list[str]]) -> list[Site]:
                         edit(lambda n, p=position: n.keywords.pop(p)),
                     )
                 )
+        elif (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.ctx, ast.Load)
+            and isinstance(node.value, ast.Name)
+        ):
+            # e.position -> e.version: another attribute the code reads from the same name
+            for other in attributes_of.get(node.value.id, ()):
+                if other != node.attr:
+                    found.append(
+                        (
+                            index,
+                            f"{where}: {node.value.id}.{node.attr} -> {node.value.id}.{other}",
+                            edit(lambda n, o=other: setattr(n, "attr", o)),
+                        )
+                    )
         elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
             for other in names_of_kind.get(node.id, ()):
                 found.append(

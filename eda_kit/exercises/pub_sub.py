@@ -1,13 +1,20 @@
-"""Exercises for notebook 02, Pub/Sub: topic matching, routing, isolation, idempotency."""
+"""Exercises for notebook 02, Pub/Sub: topic matching, routing, isolation, out-of-order deliveries.
+
+The matcher is compared with the reference on patterns with several ``#`` (a greedy ``#`` that
+never backtracks fails there); the routing table is a new shop, not the one the notebook
+routes; the publish must isolate any mix of failing handlers; and the consumer must survive
+duplicated and reordered deliveries of versioned events.
+"""
 
 from __future__ import annotations
 
+import copy
 import fnmatch
 import re
 
 from ..events import Event
 from ..pubsub import EventBus
-from .framework import Checker, Exercise
+from .framework import Checker, Exercise, Probe
 
 __all__ = [
     "pattern_matcher",
@@ -18,12 +25,13 @@ __all__ = [
     "ROUTING_TOPICS",
     "isolated_publish",
     "publish_isolated",
-    "idempotent_handler",
-    "apply_payment",
+    "out_of_order",
+    "apply_price",
 ]
 
 
-# --- 1. the pattern matcher -----------------------------------------------------------------
+# ======================================================================================
+# 1. the pattern matcher
 
 
 def topic_matches(pattern, topic):
@@ -59,75 +67,159 @@ def _hash_only_at_the_end(pattern, topic):
     return len(p) == len(t)
 
 
-_MATCHER_CASES = [
-    ("order.created", "order.created", True),
-    ("order.created", "order.created.eu", False),
-    ("*.orange.*", "quick.orange.rabbit", True),
-    ("*.orange.*", "quick.orange.new.rabbit", False),
-    ("*.*.rabbit", "lazy.pink.rabbit", True),
-    ("*.*.rabbit", "quick.orange.new.rabbit", False),
-    ("lazy.#", "lazy.orange.new.rabbit", True),
-    ("lazy.#", "lazy", True),
-    ("lazy.#", "lazybones", False),
-    ("#", "anything.at.all", True),
-    ("#.eu", "order.created.eu", True),
-    ("#.eu", "order.created", False),
-    ("order.#.eu", "order.eu", True),
-    ("order.#.eu", "order.created.paid.eu", True),
-    ("order.#.eu", "order.created.us", False),
-    ("*", "order.created", False),
-]
+def _greedy_hash(pattern, topic):  # '#' skips to the first word that fits, and never reconsiders
+    p, t = pattern.split("."), topic.split(".")
+    i = j = 0
+    while i < len(p):
+        if p[i] == "#":
+            if i + 1 == len(p):
+                return True
+            following = p[i + 1]
+            while j < len(t) and following not in ("*", t[j]):
+                j += 1
+            i += 1
+        elif j < len(t) and p[i] in ("*", t[j]):
+            i, j = i + 1, j + 1
+        else:
+            return False
+    return j == len(t)
 
 
-def _test_matcher(matches, check: Checker) -> None:
-    for pattern, topic, expected in _MATCHER_CASES:
-        with check.case(f"pattern {pattern!r}, topic {topic!r}"):
-            check.expect(matches(pattern, topic), expected)
+def _with_a_regex(pattern, topic):  # right: every word brings its own leading dot
+    parts = {"*": r"\.[^.]+", "#": r"(?:\.[^.]+)*"}
+    regex = "".join(parts.get(word, r"\." + re.escape(word)) for word in pattern.split("."))
+    return re.fullmatch(regex, "." + topic) is not None
+
+
+def _by_table(pattern, topic):  # right: a table of which prefixes match which
+    p, t = pattern.split("."), topic.split(".")
+    # can[i][j]: do the first i pattern words match the first j topic words?
+    can = [[False] * (len(t) + 1) for _ in range(len(p) + 1)]
+    can[0][0] = True
+    for i in range(1, len(p) + 1):
+        for j in range(len(t) + 1):
+            if p[i - 1] == "#":
+                can[i][j] = can[i - 1][j] or (j > 0 and can[i][j - 1])
+            elif j > 0 and p[i - 1] in ("*", t[j - 1]):
+                can[i][j] = can[i - 1][j - 1]
+    return can[len(p)][len(t)]
+
+
+def _run_matcher(matches, words):
+    pattern_words, topic_words = words
+    return matches(".".join(pattern_words), ".".join(topic_words))
+
+
+def _describe_matcher(words):
+    return f"pattern {'.'.join(words[0])!r}, topic {'.'.join(words[1])!r}"
+
+
+def _generate_matcher(rng, size):
+    vocabulary = ["a", "b", "c"]
+    topic = [rng.choice(vocabulary) for _ in range(rng.randint(1, 2 + size // 2))]
+    if rng.random() < 0.5:  # a pattern made from the topic: often a match, or nearly
+        pattern = []
+        for word in topic:
+            roll = rng.random()
+            if roll < 0.25:
+                pattern.append("*")
+            elif roll < 0.45:
+                pattern.append("#")
+            elif roll < 0.55:
+                continue
+            else:
+                pattern.append(word)
+        if rng.random() < 0.3:
+            pattern.insert(rng.randint(0, len(pattern)), "#")
+        pattern = pattern or ["#"]
+    else:
+        pattern = [
+            rng.choice([*vocabulary, "*", "#", "#"]) for _ in range(rng.randint(1, 2 + size // 2))
+        ]
+    return [pattern, topic]
+
+
+def _words(pattern, topic):
+    return Probe(f"pattern {pattern!r}, topic {topic!r}", [pattern.split("."), topic.split(".")])
 
 
 pattern_matcher = Exercise(
     "Write the AMQP topic matcher",
-    test=_test_matcher,
     reference=topic_matches,
+    run=_run_matcher,
+    describe=_describe_matcher,
+    probes=[
+        _words("order.created", "order.created"),
+        _words("order.created", "order.created.eu"),
+        _words("*.orange.*", "quick.orange.rabbit"),
+        _words("*.orange.*", "quick.orange.new.rabbit"),
+        _words("*.*.rabbit", "lazy.pink.rabbit"),
+        _words("*.*.rabbit", "quick.orange.new.rabbit"),
+        _words("lazy.#", "lazy.orange.new.rabbit"),
+        _words("lazy.#", "lazy"),
+        _words("lazy.#", "lazybones"),
+        _words("#", "anything.at.all"),
+        _words("#.eu", "order.created.eu"),
+        _words("#.eu", "order.created"),
+        _words("order.#.eu", "order.eu"),
+        _words("order.#.eu", "order.created.paid.eu"),
+        _words("order.#.eu", "order.created.us"),
+        _words("*", "order.created"),
+        _words("#.b.#", "a.b.c"),
+        _words("#.b.c", "a.b.b.c"),  # a greedy '#' stops at the first b and fails
+        _words("a.#.b.#.c", "a.b.x.b.c"),
+        _words("#.#", "a"),
+        _words("*.#.*", "a"),
+    ],
+    generate=_generate_matcher,
+    examples=200,
     hints=[
         "Split both on '.', then compare word by word. A literal word must be equal; '*' "
         "takes exactly one topic word, whatever it is.",
         "'#' is the hard one: it may take zero words, or one word and then still be '#' "
-        "(so it can take more). Try both, recursively: match(rest_of_pattern, topic) or "
-        "match(pattern, rest_of_topic).",
-        "The base case: when the pattern is used up, it matches only if the topic is used up "
-        "too. 'lazy.#' matches 'lazy' because '#' may take zero words.",
+        "(so it can take more). Don't decide greedily how many: try both choices, "
+        "recursively, and accept if either works.",
+        "match(p, t) on word lists: if p is empty, the topic must be empty too; if p[0] is '#', "
+        "return match(p[1:], t) or (t and match(p, t[1:])); otherwise t must be non-empty, "
+        "p[0] must be '*' or t[0], and match(p[1:], t[1:]).",
     ],
-    common_mistakes=[_fnmatch_style, _hash_needs_a_word, _hash_only_at_the_end],
+    common_mistakes=[_fnmatch_style, _hash_needs_a_word, _hash_only_at_the_end, _greedy_hash],
+    also_correct=[_by_table, _with_a_regex],
     explanation=(
         "Words, not characters: '*' is one whole word and '#' any number of whole words, zero "
-        "included. fnmatch-style globbing lets '*' run across dots, and a regex that writes '#' "
-        "as '.+' forgets that '#' may be empty. The recursion tries both choices for '#'. It can "
-        "take exponential time on patterns full of '#'; eda_kit.pubsub.topics walks the words once "
-        "instead, remembering only the last '#', the classic wildcard-matching trick."
+        "included. fnmatch-style globbing lets '*' run across dots, a regex that writes '#' "
+        "as '.+' forgets that '#' may be empty, and a '#' that greedily jumps to the first word "
+        "that fits gets 'a.b.b.c' against '#.b.c' wrong. The recursion tries both choices for "
+        "'#'; it can take exponential time on patterns full of '#', which is why "
+        "eda_kit.pubsub.topics uses the table-free classic instead: walk the words once, "
+        "remembering only where the last '#' was."
     ),
 )
 
 
-# --- 2. route a set of topics ---------------------------------------------------------------
+# ======================================================================================
+# 2. route a new shop's topics by hand
 
 #: The subscriptions of exercise 2, in subscription order: (subscriber, pattern).
 ROUTING_SUBSCRIPTIONS = [
-    ("EmailService", "order.created"),
-    ("InventoryService", "order.*"),
-    ("EuWarehouse", "order.*.eu"),
-    ("AuditLog", "order.#"),
-    ("ShippingService", "*.shipped"),
-    ("Analytics", "#"),
+    ("GrillStation", "kitchen.grill.*"),
+    ("ColdStation", "kitchen.*.cold"),
+    ("Expo", "kitchen.#.ready"),
+    ("Pager", "*.*.ready"),
+    ("VeganBoard", "#.vegan.#"),
+    ("Manager", "kitchen.#"),
+    ("Bar", "bar.*"),
 ]
 #: The topics of exercise 2.
 ROUTING_TOPICS = [
-    "order.created",
-    "order.created.eu",
-    "order",
-    "order.shipped",
-    "invoice.shipped",
-    "payment.failed.eu",
+    "kitchen.grill.ready",
+    "kitchen.grill",
+    "kitchen.ready",
+    "kitchen.salad.cold",
+    "kitchen.grill.vegan.ready",
+    "bar.mojito.ready",
+    "vegan",
+    "kitchen.salad.cold.ready",
 ]
 
 
@@ -141,15 +233,16 @@ class RoutingTable(dict):
 
 route_topics = RoutingTable(
     {
-        "order.created": ["EmailService", "InventoryService", "AuditLog", "Analytics"],
-        "order.created.eu": ["EuWarehouse", "AuditLog", "Analytics"],
-        "order": ["AuditLog", "Analytics"],
-        "order.shipped": ["InventoryService", "AuditLog", "ShippingService", "Analytics"],
-        "invoice.shipped": ["ShippingService", "Analytics"],
-        "payment.failed.eu": ["Analytics"],
+        "kitchen.grill.ready": ["GrillStation", "Expo", "Pager", "Manager"],
+        "kitchen.grill": ["Manager"],
+        "kitchen.ready": ["Expo", "Manager"],
+        "kitchen.salad.cold": ["ColdStation", "Manager"],
+        "kitchen.grill.vegan.ready": ["Expo", "VeganBoard", "Manager"],
+        "bar.mojito.ready": ["Pager"],
+        "vegan": ["VeganBoard"],
+        "kitchen.salad.cold.ready": ["Expo", "Manager"],
     }
 )
-_ROUTING_ANSWER = route_topics  # (the name the mistakes below are built from)
 
 
 def _routing_by_the_bus() -> dict[str, list[str]]:
@@ -179,42 +272,47 @@ def _test_routing(answer, check: Checker) -> None:
             check.expect(sorted(given), sorted(expected[topic]), "sorted")
 
 
+def _sorted_routes(answer, _):
+    return {topic: sorted(names) for topic, names in answer.items()}
+
+
 _routing_mistakes = [
-    {  # '#' read as "one or more": AuditLog misses the bare 'order'
-        **_ROUTING_ANSWER,
-        "order": ["Analytics"],
-    },
-    {  # '*' read as "any number of words": InventoryService gets order.created.eu
-        **_ROUTING_ANSWER,
-        "order.created.eu": ["InventoryService", "EuWarehouse", "AuditLog", "Analytics"],
-    },
-    {  # forgot that '#' alone matches everything
-        topic: [name for name in names if name != "Analytics"]
-        for topic, names in _ROUTING_ANSWER.items()
-    },
+    {**route_topics, "kitchen.ready": ["Manager"]},  # '#' read as "one or more words"
+    {**route_topics, "kitchen.grill": ["GrillStation", "Manager"]},  # '*' read as "zero or one"
+    {**route_topics, "bar.mojito.ready": ["Pager", "Bar"]},  # '*' read as "any number"
+    {**route_topics, "vegan": []},  # '#.vegan.#' thought to need words around 'vegan'
 ]
 
 routing_table = Exercise(
-    "Route six topics through six subscriptions by hand",
-    test=_test_routing,
+    "Route eight topics through seven subscriptions by hand",
     reference=route_topics,
+    test=_test_routing,
+    run=_sorted_routes,
+    probes=[Probe("your routing table", None)],
     hints=[
         "Take one topic at a time and go down the subscription list, asking: does this "
-        "pattern match this topic, word for word?",
-        "'order.*' needs exactly two words, the first being 'order'. 'order.#' needs 'order' "
-        "and then any number of words, none included.",
-        "'#' on its own matches every topic, so Analytics is in every list.",
+        "pattern match this topic, word for word? Count the words first.",
+        "'kitchen.grill.*' needs exactly three words. 'kitchen.#.ready' needs 'kitchen' first, "
+        "'ready' last, and any number of words (none included) in between.",
+        "'#.vegan.#' matches the one-word topic 'vegan': both '#' take zero words. "
+        "'bar.*' has two words, so 'bar.mojito.ready' (three) is only for the Pager.",
     ],
     common_mistakes=_routing_mistakes,
+    also_correct=[
+        {topic: sorted(names) for topic, names in route_topics.items()},
+        {topic: set(names) for topic, names in route_topics.items()},
+    ],
     explanation=(
-        "Count words. 'order.created.eu' has three, so 'order.*' (two words) misses it while "
-        "'order.*.eu' and 'order.#' take it. The bare topic 'order' is matched by 'order.#' "
-        "because '#' may stand for zero words, and by '#' alone, which matches everything."
+        "Count words. '*' is exactly one word, so 'kitchen.grill.*' misses the two-word "
+        "'kitchen.grill' and 'bar.*' misses 'bar.mojito.ready'. '#' is any number of words, "
+        "zero included: 'kitchen.#.ready' takes 'kitchen.ready', and '#.vegan.#' takes the bare "
+        "'vegan'. The Manager's 'kitchen.#' takes everything that starts with 'kitchen'."
     ),
 )
 
 
-# --- 3. an isolated publish -----------------------------------------------------------------
+# ======================================================================================
+# 3. an isolated publish
 
 
 def publish_isolated(handlers, event):
@@ -259,154 +357,259 @@ def _swallows_errors_silently(handlers, event):
     return {"delivered": delivered, "failed": []}
 
 
-def _test_isolated(publish, check: Checker) -> None:
+def _keeps_only_the_last_failure(handlers, event):
+    delivered, failure = [], None
+    for name, handler in handlers.items():
+        try:
+            handler(event)
+            delivered.append(name)
+        except Exception as error:
+            failure = (name, f"{type(error).__name__}: {error}")
+    return {"delivered": delivered, "failed": [failure] if failure else []}
+
+
+def _settled(name, handler, event):
+    try:
+        handler(event)
+        return name, None
+    except Exception as error:
+        return name, f"{type(error).__name__}: {error}"
+
+
+def _like_all_settled(handlers, event):  # right: settle each, then sort the outcomes
+    results = [_settled(name, handler, event) for name, handler in handlers.items()]
+    return {
+        "delivered": [name for name, error in results if error is None],
+        "failed": [(name, error) for name, error in results if error is not None],
+    }
+
+
+def _run_publish(publish, handlers_spec):
+    """``handlers_spec``: [(name, behaviour)], behaviour "ok", "returns" (a value) or an
+    exception as (type name, message). Observes who was called with which event, and the
+    report (lists or tuples, either is fine)."""
     event = Event("order.created", {"order_id": "A1"})
-    log: list[str] = []
+    calls = []
 
-    def email(e):
-        log.append("email")
+    def make(name, behaviour):
+        def handler(received):
+            calls.append((name, received is event))
+            if behaviour == "returns":
+                return {"handled": name}
+            if behaviour != "ok":
+                kind, message = behaviour
+                raise {"KeyError": KeyError, "ValueError": ValueError}.get(kind, TimeoutError)(
+                    message
+                )
+            return None
 
-    def inventory(e):
-        raise KeyError("sku")
+        return handler
 
-    def audit(e):
-        log.append("audit")
+    handlers = {name: make(name, behaviour) for name, behaviour in handlers_spec}
+    report = publish(handlers, event)
+    if not (isinstance(report, dict) and set(report) == {"delivered", "failed"}):
+        return {"calls": calls, "report": report}
+    plain = {
+        "delivered": list(report["delivered"]),
+        "failed": [tuple(failure) for failure in report["failed"]],
+    }
+    return {"calls": calls, "report": plain}
 
-    def plain(result):  # lists or tuples, either is fine
-        check.require(
-            isinstance(result, dict) and set(result) == {"delivered", "failed"},
-            f"expected a dict with keys 'delivered' and 'failed', got {result!r}",
-        )
-        return {
-            "delivered": list(result["delivered"]),
-            "failed": [tuple(failure) for failure in result["failed"]],
-        }
 
-    with check.case("two handlers that both work"):
-        log.clear()
-        result = plain(publish({"email": email, "audit": audit}, event))
-        check.expect(result, {"delivered": ["email", "audit"], "failed": []})
-    with check.case("email, a broken inventory handler, then audit"):
-        log.clear()
-        result = plain(publish({"email": email, "inventory": inventory, "audit": audit}, event))
-        check.expect(log, ["email", "audit"], "which handlers ran")
-        check.expect(
-            result, {"delivered": ["email", "audit"], "failed": [("inventory", "KeyError: 'sku'")]}
-        )
-    with check.case("no handlers at all"):
-        check.expect(plain(publish({}, event)), {"delivered": [], "failed": []})
+def _describe_publish(handlers_spec):
+    words = [
+        f"{name}: {behaviour if isinstance(behaviour, str) else 'raises ' + behaviour[0]}"
+        for name, behaviour in handlers_spec
+    ]
+    return "handlers {" + ", ".join(words) + "}"
 
+
+def _generate_publish(rng, size):
+    names = ["email", "inventory", "audit", "analytics", "loyalty", "search", "billing"]
+    rng.shuffle(names)
+    spec = []
+    for name in names[: rng.randint(0, min(size, len(names)))]:
+        roll = rng.random()
+        if roll < 0.4:
+            spec.append((name, "ok"))
+        elif roll < 0.55:
+            spec.append((name, "returns"))
+        else:
+            kind = rng.choice(["KeyError", "ValueError", "TimeoutError"])
+            spec.append((name, (kind, rng.choice(["sku", "no stock", "took 30 s"]))))
+    return spec
+
+
+publish_probes = [
+    Probe("two handlers that both work", [("email", "ok"), ("audit", "ok")]),
+    Probe(
+        "email, a broken inventory handler, then audit",
+        [("email", "ok"), ("inventory", ("KeyError", "sku")), ("audit", "ok")],
+    ),
+    Probe("no handlers at all", []),
+    Probe(
+        "two handlers fail, for different reasons",
+        [("inventory", ("KeyError", "sku")), ("email", "ok"), ("search", ("TimeoutError", "30 s"))],
+    ),
+    Probe("the first handler fails", [("billing", ("ValueError", "no card")), ("email", "ok")]),
+    Probe("a handler that returns a value", [("email", "returns"), ("audit", "ok")]),
+]
 
 isolated_publish = Exercise(
-    "Publish to every handler, even when one fails",
-    test=_test_isolated,
+    "Publish to every handler, even when some fail",
     reference=publish_isolated,
+    run=_run_publish,
+    describe=_describe_publish,
+    probes=publish_probes,
+    generate=_generate_publish,
     hints=[
-        "The source notes' Promise.all fails the whole publish when one handler throws. Here, one "
-        "handler's exception must be caught for that handler only.",
+        "The source notes' Promise.all fails the whole publish when one handler throws. Here, "
+        "one handler's exception must be caught for that handler only.",
         "Put the try/except *inside* the loop, around the single handler call, so the loop "
-        "goes on to the next handler.",
-        "Record failures as (name, 'ErrorType: message'): f\"{type(error).__name__}: {error}\".",
+        "goes on to the next handler. Keep every failure, not only the last.",
+        "In the except block: failed.append((name, f'{type(error).__name__}: {error}')); "
+        "in the else block: delivered.append(name). Return both lists in a dict.",
     ],
     common_mistakes=[
         _stops_at_the_first_failure,
         _lets_the_error_escape,
         _swallows_errors_silently,
+        _keeps_only_the_last_failure,
     ],
+    also_correct=[_like_all_settled],
     explanation=(
         "Isolation means the try/except wraps each handler call, not the loop: a failure is "
         "recorded for that subscriber and the next one still runs. Swallowing the error is the "
         "opposite mistake: the publish 'succeeds' and nobody ever learns inventory was not "
-        "updated. EventBus does both halves: it isolates, and it reports and dead-letters."
+        "updated. EventBus does both halves: it isolates, and it reports and dead-letters. "
+        "This is Promise.allSettled, in Python."
     ),
 )
 
 
-# --- 4. an idempotent handler ---------------------------------------------------------------
+# ======================================================================================
+# 4. a consumer that doesn't mind duplicates or reordering
 
 
-def apply_payment(account, event):
-    payment_id = event.data["payment_id"]
-    if payment_id in account["processed"]:
-        return  # seen it: at-least-once delivery sent it again
-    account["balance"] += event.data["amount"]
-    account["processed"].append(payment_id)
+def apply_price(catalog, event):
+    sku, version = event.data["sku"], event.data["version"]
+    current = catalog.get(sku)
+    if current is not None and current["version"] >= version:
+        return  # a duplicate, or older than what we have: nothing to do
+    catalog[sku] = {"price": event.data["price"], "version": version}
 
 
-def _not_idempotent(account, event):
-    account["balance"] += event.data["amount"]
+def _last_write_wins(catalog, event):  # whatever arrives last, even if older
+    catalog[event.data["sku"]] = {"price": event.data["price"], "version": event.data["version"]}
 
 
-def _dedupes_by_event_id(account, event):
-    if event.id in account["processed"]:
+def _skips_exact_repeats_only(catalog, event):  # a duplicate is caught; a late old one is not
+    seen = catalog.setdefault("_seen", [])
+    key = [event.data["sku"], event.data["version"]]
+    if key in seen:
         return
-    account["balance"] += event.data["amount"]
-    account["processed"].append(event.id)
+    seen.append(key)
+    catalog[event.data["sku"]] = {"price": event.data["price"], "version": event.data["version"]}
 
 
-def _dedupes_by_amount(account, event):
-    if event.data["amount"] in account["processed"]:
+def _dedupes_by_event_id(catalog, event):
+    seen = catalog.setdefault("_seen", [])
+    if event.id in seen:
         return
-    account["balance"] += event.data["amount"]
-    account["processed"].append(event.data["amount"])
+    seen.append(event.id)
+    catalog[event.data["sku"]] = {"price": event.data["price"], "version": event.data["version"]}
 
 
-def _test_idempotent(handler, check: Checker) -> None:
-    def fresh():
-        return {"balance": 0, "processed": []}
-
-    def paid(payment_id, amount):
-        return Event("payment.received", {"payment_id": payment_id, "amount": amount})
-
-    def run(events):
-        account = fresh()
-        for event in events:
-            handler(account, event)
-        return account["balance"]
-
-    p1 = paid("p1", 30)
-    with check.case("one payment p1 of 30"):
-        check.expect(run([p1]), 30, "balance")
-    with check.case("payments p1 (30) and p2 (12)"):
-        check.expect(run([p1, paid("p2", 12)]), 42, "balance")
-    with check.case("the same event for p1 delivered twice"):
-        check.expect(run([p1, p1]), 30, "balance")
-    with check.case("p1 published twice by a retrying publisher (two events, one payment)"):
-        check.expect(run([paid("p1", 30), paid("p1", 30)]), 30, "balance")
-    with check.case("two different payments of the same amount, p1 and p3, 30 each"):
-        check.expect(run([p1, paid("p3", 30)]), 60, "balance")
-    with check.case("through an EventBus whose first delivery crashes after the work"):
-        account, crashes = fresh(), ["once"]
-
-        def crashing_after_work(event):
-            handler(account, event)
-            if crashes:
-                crashes.pop()
-                raise TimeoutError("ack lost")  # the work happened; the bus retries
-
-        bus = EventBus()
-        bus.subscribe("payment.*", crashing_after_work, name="payments", max_attempts=2)
-        bus.publish(paid("p9", 50))
-        check.expect(account["balance"], 50, "balance")
+def _ignores_unknown_skus(catalog, event):
+    current = catalog.get(event.data["sku"])
+    if current is None or current["version"] >= event.data["version"]:
+        return
+    current.update(price=event.data["price"], version=event.data["version"])
 
 
-idempotent_handler = Exercise(
-    "Make a payment handler idempotent",
-    test=_test_idempotent,
-    reference=apply_payment,
-    hints=[
-        "The bus delivers at least once: the same payment can arrive twice. Before changing "
-        "the balance, ask: have I applied this payment already?",
-        "Keep the ids you applied in account['processed'] and skip an event whose id is there.",
-        "Which id? A retrying publisher sends a *new* event (new event.id) for the *same* "
-        "payment: dedupe on the business key, event.data['payment_id'].",
+def _with_max(catalog, event):  # right: keep the newest of (what we have, what arrived)
+    sku = event.data["sku"]
+    arrived = {"price": event.data["price"], "version": event.data["version"]}
+    catalog[sku] = max(
+        [catalog.get(sku, {"version": 0}), arrived], key=lambda entry: entry["version"]
+    )
+
+
+def _run_prices(apply, deliveries):
+    """``deliveries``: the (sku, version, price, copy) of each delivery, in arrival order. A
+    delivery with the same copy number as an earlier one is the same event delivered again;
+    another copy is the same change published again (a new event)."""
+    events, catalog, seen = {}, {}, []
+    for sku, version, price, number in deliveries:
+        key = (sku, version, number)
+        if key not in events:
+            events[key] = Event("price.changed", {"sku": sku, "version": version, "price": price})
+        apply(catalog, events[key])
+        seen.append({k: v for k, v in copy.deepcopy(catalog).items() if not k.startswith("_")})
+    return seen
+
+
+def _describe_prices(deliveries):
+    return "deliveries [" + ", ".join(f"{s} v{v} {p}" for s, v, p, _ in deliveries) + "]"
+
+
+def _generate_prices(rng, size):
+    deliveries = []
+    for sku in rng.sample(["tea", "dosa", "lassi"], rng.randint(1, 3)):
+        for version in range(1, rng.randint(1, 2 + size // 2) + 1):
+            price = rng.randint(50, 400)
+            for _ in range(rng.choice([1, 1, 2])):  # some changes are delivered twice
+                deliveries.append((sku, version, price, rng.choice([1, 1, 2])))
+    rng.shuffle(deliveries)  # retries and redeliveries reorder them
+    return deliveries
+
+
+out_of_order = Exercise(
+    "A consumer that doesn't mind duplicates or reordering",
+    reference=apply_price,
+    run=_run_prices,
+    describe=_describe_prices,
+    probes=[
+        Probe("one change to tea's price", [("tea", 1, 120, 1)]),
+        Probe("the same event delivered twice", [("tea", 1, 120, 1), ("tea", 1, 120, 1)]),
+        Probe(
+            "the same change published twice (two events, one change)",
+            [("tea", 1, 120, 1), ("tea", 1, 120, 2)],
+        ),
+        Probe("version 2 arrives before version 1", [("tea", 2, 150, 1), ("tea", 1, 120, 1)]),
+        Probe(
+            "two products, interleaved",
+            [("tea", 1, 120, 1), ("dosa", 1, 300, 1), ("tea", 2, 150, 1), ("dosa", 1, 300, 1)],
+        ),
+        Probe(
+            "versions 1, 3, 2, then 3 again",
+            [("tea", 1, 120, 1), ("tea", 3, 180, 1), ("tea", 2, 150, 1), ("tea", 3, 180, 2)],
+        ),
     ],
-    common_mistakes=[_not_idempotent, _dedupes_by_event_id, _dedupes_by_amount],
+    generate=_generate_prices,
+    hints=[
+        "At-least-once delivery repeats events, and retries reorder them: version 3 of a price "
+        "can arrive before version 2. The version number says which change is newer.",
+        "For each SKU keep the price *and* the version you applied. When an event arrives, "
+        "compare its version with the one you have (a SKU you have never seen counts as older "
+        "than anything).",
+        "If you have nothing for the SKU, or your version is lower than the event's: "
+        "catalog[sku] = {'price': ..., 'version': ...}. Otherwise (same or older): do nothing.",
+    ],
+    common_mistakes=[
+        _last_write_wins,
+        _skips_exact_repeats_only,
+        _dedupes_by_event_id,
+        _ignores_unknown_skus,
+    ],
+    also_correct=[_with_max],
     explanation=(
-        "An idempotent consumer gives the same result however many times it sees a message. "
-        "The trick is an idempotency key: something that identifies the *fact* (this payment), "
-        "not the message carrying it. event.id catches redeliveries of one message but not a "
-        "publisher that retries with a new message; the amount is not an identity at all. In "
-        "a real system the key is stored in the same transaction as the balance change."
+        "Remembering which messages you saw (an idempotency key) stops duplicates, but not "
+        "reordering: a late old price would still overwrite the new one. A version per entity, "
+        "assigned by the one writer that owns it, makes the consumer idempotent *and* order-"
+        "independent: apply a change only if it is newer than what you have. Brokers keep order "
+        "only within a queue or a partition; putting every change of one SKU on the same "
+        "partition (partition key = sku) keeps them in order there, and the version check "
+        "covers the retries and redeliveries that reorder them anyway."
     ),
 )
