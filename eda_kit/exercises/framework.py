@@ -346,7 +346,12 @@ def empty_stub_name(answer: Any) -> str | None:
     A function whose body is only ``...`` or ``pass`` (and a docstring) is an empty stub; so is
     a class with such a method in its own body.
     """
-    if not (inspect.isfunction(answer) or inspect.isclass(answer)):
+    if inspect.isclass(answer):  # its own methods, one by one (a notebook class has no file)
+        for member in vars(answer).values():
+            if inspect.isfunction(member) and empty_stub_name(member):
+                return f"{answer.__name__}.{member.__name__}()"
+        return None
+    if not inspect.isfunction(answer):
         return None
     try:
         tree = ast.parse(textwrap.dedent(inspect.getsource(answer)))
@@ -355,10 +360,6 @@ def empty_stub_name(answer: Any) -> str | None:
     node = tree.body[0] if tree.body else None
     if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
         return f"{node.name}()" if _empty_body(node) else None
-    if isinstance(node, ast.ClassDef):
-        for item in node.body:
-            if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef) and _empty_body(item):
-                return f"{node.name}.{item.name}()"
     return None  # a lambda, or something getsource could not isolate
 
 
