@@ -458,7 +458,7 @@ class Saga:
                     attempt += 1
                     self.clock.sleep(step.delay_before(retry))
                     continue
-                if action and self._only_forward(run, step):
+                if action and self._only_forward(step, last_unknown=bool(unknown)):
                     run.write(retried, step=step.name, attempt=attempt, error=text, **unknown)
                     self._record(run, step, HISTORY_OUTCOME[retried], attempt, text)
                     run.errors.append(FailedStep(step.name, phase, text))
@@ -476,12 +476,14 @@ class Saga:
                 run.unknown.discard(step.name)
             return _DONE
 
-    def _only_forward(self, run: _Run, step: Step) -> bool:
+    def _only_forward(self, step: Step, *, last_unknown: bool) -> bool:
         """Out of retries: may the saga still turn back, or must it try again later?"""
         if step.kind == RETRIABLE:
             return True  # past the pivot: never undone
-        # a pivot that may have happened and cannot be undone: ask again later (same key)
-        return step.kind == PIVOT and step.compensation is None and step.name in run.unknown
+        # A pivot that cannot be undone, whose last attempt left it unknown: turning back could
+        # leave it done with everything before it undone. Ask again later (same key). If the
+        # last attempt got a clear "no", that answer stands: turn back.
+        return step.kind == PIVOT and step.compensation is None and last_unknown
 
     def _call(
         self, run: _Run, step: Step, function: Action, phase: str, attempt: int

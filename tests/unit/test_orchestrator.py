@@ -507,3 +507,19 @@ def test_a_timeout_records_an_unknown_outcome_in_the_log():
         release.set()
     failed = [e for e in store.read_stream("saga-x") if e.type == "StepFailed"][0]
     assert failed.data["unknown"] is True and failed.data["error"].startswith("StepTimeout")
+
+
+def test_a_pivot_whose_unknown_attempt_is_followed_by_a_clear_no_turns_back():
+    from eda_kit.errors import OutcomeUnknown
+
+    calls: list[str] = []
+    steps = pivot_saga(calls)
+
+    def asked_twice(ctx):
+        if ctx.attempt == 1:
+            raise OutcomeUnknown("no answer")
+        raise RuntimeError("declined")  # asked again with the same key: a clear no
+
+    steps[1] = Step("charge", asked_twice, kind="pivot", retries=1)
+    result = Saga("s", steps).run()
+    assert result.status == "compensated" and calls == ["reserve", "release"]
