@@ -8,6 +8,9 @@ relay               the outbox relay: the store's events published at least once
 inbox               each message handled once, atomically with the handler's change
 provider            FakePaymentProvider: a remote service that honours idempotency keys
 crash               CrashSwitch: make the relay or the inbox die at a named point
+postgres            PostgresRelay (several relays share the work: SKIP LOCKED, streams kept
+                    in order) and PostgresInbox (import it from eda_kit.messaging.postgres:
+                    it needs psycopg)
 sqlite_db           opening a service's SQLite file for these tables, errors naming the file
 """
 

@@ -288,6 +288,12 @@ class PostgresEventStore(Subscribable):
         except self._psycopg.OperationalError as error:
             raise self._unavailable(doing, error) from error
 
+    def new_connection(self, role: str) -> psycopg.Connection[Any]:
+        """A new autocommit connection to this store's database, named ``eda_kit <role>
+        <schema>`` on the server; for components that need their own transactions (a relay)."""
+        self._check_open()
+        return self._connect(f"open a connection for {role}", role)
+
     def _unavailable(self, doing: str, error: BaseException) -> DatabaseUnavailable:
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         return DatabaseUnavailable(
