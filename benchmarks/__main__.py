@@ -21,7 +21,7 @@ from .bench_dispatch import (
 )
 from .bench_postgres import concurrent_section
 from .bench_postgres import store_section as postgres_section
-from .bench_rabbitmq import publish_section
+from .bench_rabbitmq import latency_section, publish_section
 from .bench_replay import replay_section
 from .bench_sourcing import sourcing_section
 from .bench_store import store_section
@@ -37,6 +37,7 @@ FULL = {
     "postgres": lambda: postgres_section(events=1_000, batch=100, rounds=3),
     "writers": lambda: concurrent_section(writers=8, count=250, rounds=3),
     "rabbitmq": lambda: publish_section(count=2_000, rounds=3),
+    "latency": lambda: latency_section(events=300),
     "sourcing": lambda: sourcing_section(events=20_000, rounds=5),
     "replay": lambda: replay_section(sizes=(10_000, 100_000), jumps=200),
     "import": lambda: import_section(runs=9),
@@ -51,6 +52,7 @@ QUICK = {
     "postgres": lambda: postgres_section(events=20, batch=10, rounds=1),
     "writers": lambda: concurrent_section(writers=2, count=5, rounds=1),
     "rabbitmq": lambda: publish_section(count=20, rounds=1),
+    "latency": lambda: latency_section(events=10),
     "sourcing": lambda: sourcing_section(events=500, rounds=1),
     "replay": lambda: replay_section(sizes=(200,), jumps=10),
     "import": lambda: import_section(runs=1),

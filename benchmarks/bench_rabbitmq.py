@@ -134,3 +134,80 @@ def publish_section(count: int, rounds: int) -> Section:
         met=max(best["sync"], best["async"]) / raw <= 1.3,
         ratio_label="x raw aio-pika",
     )
+
+
+def latency_section(events: int) -> Section:
+    """Append -> PostgresRelay (woken by LISTEN/NOTIFY) -> RabbitMQ -> a consumer's handler."""
+    url = _server()
+    from .bench_postgres import _drop, _schema
+    from .bench_postgres import _server as postgres_server
+
+    pg = postgres_server()
+    import threading
+
+    from eda_kit import Event
+    from eda_kit.messaging.postgres import PostgresRelay
+    from eda_kit.pubsub.rabbitmq import RabbitMQBus
+    from eda_kit.store.postgres import PostgresEventStore
+
+    schema = _schema()
+    prefix = f"bench-{os.getpid()}-{secrets.token_hex(3)}"
+    store = PostgresEventStore(pg, schema=schema)
+    bus = RabbitMQBus(url, prefix=prefix)
+    latencies: list[float] = []
+    sent: dict[str, float] = {}
+    arrived = threading.Event()
+
+    def consume(event: Event) -> None:
+        latencies.append(time.perf_counter() - sent[event.id])
+        if len(latencies) == events:
+            arrived.set()
+
+    bus.subscribe("order.placed", consume, name="latency")
+    relay = PostgresRelay(store, bus, name="latency")
+    wake, stop = threading.Event(), threading.Event()
+    store.subscribe(lambda event: wake.set(), from_position=1)  # LISTEN/NOTIFY wakes the relay
+
+    def relay_loop() -> None:
+        while not stop.is_set():
+            wake.wait(0.5)
+            wake.clear()
+            relay.run()
+
+    worker = threading.Thread(target=relay_loop, daemon=True)
+    worker.start()
+    try:
+        for number in range(events):
+            event = Event("order.placed", {"n": number})
+            sent[event.id] = time.perf_counter()
+            store.append(f"order-{number}", event)
+            time.sleep(0.01)  # one order every 10 ms: latency, not throughput
+        arrived.wait(60)
+    finally:
+        stop.set()
+        wake.set()
+        worker.join(5)
+        relay.close()
+        bus.remove("latency")
+        bus.delete_exchanges()
+        bus.close()
+        store.close()
+        _drop(pg, schema)
+    ordered = sorted(latencies)
+    if not ordered:
+        raise Skip("no event arrived")
+
+    def percentile(p: float) -> float:
+        return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
+
+    rows = [
+        Row("p50: append -> handler", percentile(50) * 1e3, "ms", ours=True),
+        Row("p99: append -> handler", percentile(99) * 1e3, "ms", ours=True),
+    ]
+    return Section(
+        "End to end: PostgreSQL -> outbox relay -> RabbitMQ -> consumer",
+        f"{events} orders appended 10 ms apart; PostgresRelay woken by LISTEN/NOTIFY publishes "
+        "with confirms; a RabbitMQBus consumer records when each handler ran",
+        rows,
+        notes=[f"{len(ordered)} of {events} events arrived"],
+    )
