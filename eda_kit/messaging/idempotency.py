@@ -148,10 +148,17 @@ def check_seconds(value: Any, name: str, *, allow_zero: bool = True) -> float:
     return seconds
 
 
-def json_text(value: Any, what: str) -> str:
-    """Canonical JSON text of ``value`` (sorted keys, no spaces); ``NotJSON`` naming ``what``."""
+def json_text(value: Any, what: str, *, canonical: bool = True) -> str:
+    """JSON text of ``value`` without spaces; ``NotJSON`` naming ``what`` if it is not JSON.
+
+    ``canonical`` sorts the keys, so two equal requests give the same text (a fingerprint);
+    results keep their order (``canonical=False``).
+    """
     return json.dumps(
-        thaw(freeze_json(value, what)), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        thaw(freeze_json(value, what)),
+        sort_keys=canonical,
+        separators=(",", ":"),
+        ensure_ascii=False,
     )
 
 
@@ -284,7 +291,7 @@ class IdempotencyStore(ABC):
             self._finish(claim, "failed", None, type(error).__name__, str(error))
             raise
         try:
-            text = json_text(result, "result")
+            text = json_text(result, "result", canonical=False)
         except NotJSON as error:
             # The work happened but its answer can't be kept: record that, or a retry would
             # repeat the work.

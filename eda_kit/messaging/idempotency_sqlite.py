@@ -158,6 +158,13 @@ class SQLiteIdempotencyStore(IdempotencyStore):
             self._conn.close()
             raise
 
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """The store's connection to its file: create and read the service's own tables
+        through it (writes belong inside :meth:`run_in_transaction`)."""
+        self._check_open()
+        return self._conn
+
     # --- the transactional form ---------------------------------------------------------
 
     def run_in_transaction(
@@ -242,7 +249,7 @@ class SQLiteIdempotencyStore(IdempotencyStore):
                     "longer atomic. Let the store commit."
                 )
             try:
-                text = json_text(result, "result")
+                text = json_text(result, "result", canonical=False)
             except NotJSON as error:
                 self._record_failure_in_transaction(claim, error)
                 raise
