@@ -85,6 +85,10 @@ class Relay:
     - ``select``: publish only events for which ``select(event)`` is true (others are passed
       over, and the position moves past them); default: every event.
     - ``batch_size``: how many events to read at a time.
+    - ``checkpoint_every``: save the position after every ``n`` events (and at the end of each
+      run). 1, the default, saves after each event, so a crash re-publishes at most one; on a
+      durable store each save is a commit that waits for the disk, so a larger ``n`` is
+      faster and re-publishes up to ``n`` events after a crash.
     - ``crash_at`` / ``crash_skip`` / ``hard_crash``: a :class:`CrashSwitch`, for notebooks
       and tests: die at a point of :data:`RELAY_CRASH_POINTS`.
 
@@ -99,6 +103,7 @@ class Relay:
         name: str = "relay",
         select: Callable[[RecordedEvent], bool] | None = None,
         batch_size: int = 100,
+        checkpoint_every: int = 1,
         crash_at: str | None = None,
         crash_skip: int = 0,
         hard_crash: bool = False,
@@ -116,11 +121,14 @@ class Relay:
             raise InvalidType(f"select must be a function of an event, not {select!r}")
         if type(batch_size) is not int or batch_size < 1:
             raise InvalidValue(f"batch_size must be an int >= 1, not {batch_size!r}")
+        if type(checkpoint_every) is not int or checkpoint_every < 1:
+            raise InvalidValue(f"checkpoint_every must be an int >= 1, not {checkpoint_every!r}")
         self.source = source
         self.target = target
         self.name = name
         self.select = select
         self.batch_size = batch_size
+        self.checkpoint_every = checkpoint_every
         self.crash = CrashSwitch(crash_at, skip=crash_skip, hard=hard_crash)
         self.crash.check_points(RELAY_CRASH_POINTS, "a relay")
         self.published = 0
@@ -140,28 +148,37 @@ class Relay:
         if limit is not None and (type(limit) is not int or limit < 0):
             raise InvalidValue(f"limit must be None or an int >= 0, not {limit!r}")
         done = 0
-        position = self.position
-        while limit is None or done < limit:
-            want = self.batch_size if limit is None else min(self.batch_size, limit - done)
-            batch = self.source.read_all(position + 1, want)
-            if not batch:
-                break
-            for event in batch:
-                if self.select is None or self.select(event):
-                    self.crash.reached("before_publish")
-                    try:
-                        self.target.publish(event)
-                    except Exception as error:
-                        raise RelayStalled(self.name, event, error) from error
-                    self.published += 1
-                    done += 1
-                    self.crash.reached("after_publish")
-                position = event.position
-                self.source.save_checkpoint(self.name, position)
-                self.crash.reached("after_checkpoint")
-                if limit is not None and done >= limit:
+        position = saved = self.position
+        try:
+            while limit is None or done < limit:
+                want = self.batch_size if limit is None else min(self.batch_size, limit - done)
+                batch = self.source.read_all(position + 1, want)
+                if not batch:
                     break
+                for event in batch:
+                    if self.select is None or self.select(event):
+                        self.crash.reached("before_publish")
+                        try:
+                            self.target.publish(event)
+                        except Exception as error:
+                            raise RelayStalled(self.name, event, error) from error
+                        self.published += 1
+                        done += 1
+                        self.crash.reached("after_publish")
+                    position = event.position
+                    if position - saved >= self.checkpoint_every:
+                        saved = self._save(position)
+                    if limit is not None and done >= limit:
+                        break
+        finally:
+            if position > saved and not self.crash.fired:  # a crash saves nothing more
+                self._save(position)
         return done
+
+    def _save(self, position: int) -> int:
+        self.source.save_checkpoint(self.name, position)
+        self.crash.reached("after_checkpoint")
+        return position
 
     def __repr__(self) -> str:
         return f"<Relay {self.name!r} at position {self.position}: {self.published} published>"

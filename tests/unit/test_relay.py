@@ -259,3 +259,39 @@ def test_the_in_memory_pair_survives_a_simulated_crash_at_every_point():
         inbox.crash = CrashSwitch()  # the restarted consumer keeps its memory (same process)
         Relay(store, bus).run()
         assert inbox.state == {"shipped": [1, 2, 3, 4, 5]}, (who, point)
+
+
+def test_checkpoint_every_trades_commits_for_duplicates():
+    class CountingStore(InMemoryEventStore):
+        saves = 0
+
+        def save_checkpoint(self, name, position):
+            self.saves += 1
+            super().save_checkpoint(name, position)
+
+    store = CountingStore()
+    fill(store, 7)
+    target = Recorder()
+    with pytest.raises(SimulatedCrash):  # dies after publishing the 5th event
+        Relay(store, target, checkpoint_every=3, crash_at="after_publish", crash_skip=4).run()
+    assert store.load_checkpoint("relay") == 3 and store.saves == 1  # saved after 3, not 5
+    Relay(store, target, checkpoint_every=3).run()
+    assert target.seen == [1, 2, 3, 4, 5, 4, 5, 6, 7]  # 4 and 5 again: at most 3 duplicates
+    assert store.saves == 3  # after 6, then the end of the run (7)
+    with pytest.raises(InvalidValue, match="checkpoint_every"):
+        Relay(store, target, checkpoint_every=0)
+
+
+def test_a_stalled_relay_saves_what_it_did_publish():
+    store = InMemoryEventStore()
+    fill(store, 5)
+
+    class BrokenAtFour(Recorder):
+        def publish(self, event):
+            if event.data["n"] == 4:
+                raise ConnectionError("down")
+            super().publish(event)
+
+    with pytest.raises(RelayStalled):
+        Relay(store, BrokenAtFour(), checkpoint_every=10).run()
+    assert store.load_checkpoint("relay") == 3  # 1-3 went out and are not sent again
