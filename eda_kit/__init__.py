@@ -55,6 +55,7 @@ _LAZY = {
     "NO_STREAM": "store",
     "STREAM_EXISTS": "store",
     "WrongExpectedVersion": "errors",
+    "DuplicateEventId": "errors",
     "Snapshot": "store",
     "StoreSubscription": "store",
     "Aggregate": "sourcing",

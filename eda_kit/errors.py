@@ -10,6 +10,8 @@ Python error already means the same thing, it is a second base class, so code th
     ├── InvalidType (TypeError)              an argument of the wrong type
     │   └── NotJSON                          a payload that is not JSON, with its key path
     ├── WrongExpectedVersion                 optimistic concurrency: someone wrote first
+    ├── DuplicateEventId                     an event id the stream holds, not as a retry
+    ├── CheckpointConflict                   another process moved a subscriber's checkpoint
     ├── StorageError                         the database failed; names the file or stream
     │   ├── StoreLocked (TimeoutError)       another process held the write lock too long
     │   └── DatabaseUnavailable (ConnectionError)  no answer from the database server
@@ -29,6 +31,7 @@ Python error already means the same thing, it is a second base class, so code th
     │   └── IdempotencyKeyInUse (RuntimeError) a call with a key whose first call has not finished
     ├── SagaBusy (RuntimeError)              another worker holds the saga's lease (owner, expiry)
     │   └── LeaseLost                        this worker's lease was taken over; it stopped
+    ├── WaitTimeout (TimeoutError)           waiting for a subscriber ran past its timeout
     ├── AlreadyRunning (RuntimeError)        start() on something already started
     ├── NoEventLoop (RuntimeError)           a coroutine listener with no asyncio loop to run on
     ├── InjectedFault                        a failure injected on purpose (notebooks, tests)
@@ -66,6 +69,8 @@ __all__ = [
     "NotJSON",
     "StoreClosed",
     "WrongExpectedVersion",
+    "DuplicateEventId",
+    "CheckpointConflict",
     "StorageError",
     "StoreLocked",
     "DatabaseUnavailable",
@@ -85,6 +90,7 @@ __all__ = [
     "StepTimeout",
     "SagaBusy",
     "LeaseLost",
+    "WaitTimeout",
     "AlreadyRunning",
     "NoEventLoop",
     "InjectedFault",
@@ -168,6 +174,51 @@ class WrongExpectedVersion(EdaKitError):
         return (
             f"stream {self.stream_id!r}: expected {_describe_expected(self.expected)}, "
             f"actual {self.actual}"
+        )
+
+
+class DuplicateEventId(EdaKitError):
+    """An append carries event ids the stream already holds, and it is not a retry of the append
+    that stored them; nothing was written.
+
+    An event id names one event. Appending the *same* events again at the same expected version
+    (a retry after a lost acknowledgement) is fine: the store sees the ids, writes nothing and
+    returns what the first append returned (KurrentDB's idempotence rule). This error is the
+    rest: some ids stored and some not, the ids stored at another place in the stream, or an id
+    stored with different content. ``stream_id`` names the stream, ``event_ids`` the ids.
+    """
+
+    def __init__(self, stream_id: str, event_ids: list[str], problem: str) -> None:
+        super().__init__(stream_id, event_ids, problem)
+        self.stream_id = stream_id
+        self.event_ids = event_ids
+        self.problem = problem
+
+    def __str__(self) -> str:
+        return (
+            f"stream {self.stream_id!r}: {self.problem}. An event id names one event: a retry "
+            "repeats the same append (same events, same expected_version); new events need new ids"
+        )
+
+
+class CheckpointConflict(EdaKitError):
+    """Two subscribers share one checkpoint: the other moved it while this one was working.
+
+    Raised inside the transaction that would have saved the checkpoint, so that transaction
+    (the handler's changes with it) is rolled back: the event was already applied by the other.
+    A subscription catches it, reloads the checkpoint and carries on from there.
+    """
+
+    def __init__(self, name: str, expected: int, actual: int) -> None:
+        super().__init__(name, expected, actual)
+        self.name = name
+        self.expected = expected
+        self.actual = actual
+
+    def __str__(self) -> str:
+        return (
+            f"checkpoint {self.name!r} is at position {self.actual}, not {self.expected}: "
+            "another subscriber with the same checkpoint moved it first"
         )
 
 
@@ -339,6 +390,14 @@ class LeaseLost(SagaBusy):
 
     Nothing more was written by this worker. The new ``owner`` carries on from the log; an
     effect this worker may still have been making is guarded by the step's idempotency key.
+    """
+
+
+class WaitTimeout(EdaKitError, TimeoutError):
+    """``wait_until`` (or ``wait_for_subscribers``) ran past its ``timeout``.
+
+    The subscriber is still behind: it may be slow, or waiting for events that only a poll can
+    bring (appends by another process).
     """
 
 

@@ -23,21 +23,26 @@ A projection remembers how far it got (``position``: the global position of the 
 processed). ``lag`` is ``store.last_position() - position``: while it is above 0, queries see the
 past. That is eventual consistency, as a number.
 
-Three promises:
+Four promises:
 
 - **In order, once.** Events are applied in log order, each exactly once, whether they come
   from ``catch_up()`` or live from a store subscription (``start()``).
+- **All or nothing per event.** A handler that raises half-way leaves no half-applied change:
+  a ``SQLiteReadModel`` rolls its transaction back, and a dict read model is restored from an
+  undo log (the handler gets a view of the dict that copies each key's old value before its
+  first change). Other read models (a list, your own object) can't be rolled back unless they
+  offer ``transaction()``: write their handlers "check everything first, then change".
+  (``eda_kit/cqrs/transactions.py`` has the table.)
 - **A failure stops, it does not skip.** If a handler raises, the projection stops *at* that
   event: ``position`` stays before it, ``status`` becomes ``"stalled"`` and ``error`` keeps
   what went wrong. Skipping would leave a read model that is quietly wrong forever. Fix the
   handler (``on(..., replace=True)``) and ``catch_up()`` carries on from the failing event.
-- **Rebuildable.** ``rebuild()`` throws the read model away and replays the whole log into a
-  fresh one, e.g. after you changed its shape. The events are the truth; read models are
-  disposable.
-
-A read model with a ``transaction()`` context manager (like :class:`SQLiteReadModel`) gets one
-transaction per event, so a failing handler leaves no half-applied change behind. A plain dict
-can't roll back: write dict handlers as "read and check everything first, then change".
+- **Restartable, rebuildable.** A read model kept in a file
+  (``SQLiteReadModel(schema, "orders.db")``) keeps its position in the same file, saved in the
+  same transaction as each event's change, so a new projection over it (after a restart, a
+  crash, ``kill -9``) starts where the file got to: nothing applied twice, nothing skipped.
+  ``rebuild()`` empties the read model and replays the whole log into it, e.g. after you
+  changed its shape. The events are the truth; read models are disposable.
 """
 
 from __future__ import annotations
@@ -45,12 +50,19 @@ from __future__ import annotations
 import copy
 import threading
 from collections.abc import Callable
-from contextlib import nullcontext
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
-from ..errors import InvalidType, InvalidValue, ProjectionStalled, describe_error
+from ..errors import (
+    CheckpointConflict,
+    InvalidType,
+    InvalidValue,
+    ProjectionStalled,
+    describe_error,
+)
 from ..events import RecordedEvent
+from ..store.base import check_seconds
 from ..trace import Tracer
+from .transactions import keeper_for
 
 __all__ = ["Projection", "ProjectionStalled"]
 
@@ -67,8 +79,10 @@ class Projection:
 
     - ``name``: how the projection is named in traces and errors.
     - ``store``: an event store (``read_all``, ``last_position``, ``subscribe``).
-    - ``read_model``: a *factory* for an empty read model: ``dict`` (the default),
-      ``list``, ``lambda: SQLiteReadModel(SCHEMA)``... Called again by ``rebuild()``.
+    - ``read_model``: a *factory* for the read model: ``dict`` (the default), ``list``,
+      ``lambda: SQLiteReadModel(SCHEMA)``, ``lambda: SQLiteReadModel(SCHEMA, "orders.db")``.
+      A read model that keeps a position (a file) is resumed from it; called again by
+      ``rebuild()``, which then empties it.
     - ``tracer``: if given, each applied event is traced (``event store --OrderPlaced--> name``).
     - ``batch_size``: how many events ``catch_up()`` reads from the store at a time.
     """
@@ -107,10 +121,24 @@ class Projection:
         self._busy = False  # inside catch_up: live notifications wait for the loop
         self._lock = threading.RLock()  # one thread applies events at a time
         self.read_model: Any = read_model()
-        #: Global position of the last event processed (0: nothing yet).
-        self.position = 0
+        self._keeper = keeper_for(self.read_model, name)
+        #: Global position of the last event processed (0: nothing yet). A read model that
+        #: keeps its position (a file) starts where it got to.
+        self.position = self._saved = self._resume_position()
         #: Why the projection stopped (a ``ProjectionStalled``), or ``None`` while healthy.
         self.error: ProjectionStalled | None = None
+
+    def _resume_position(self) -> int:
+        position = self._keeper.load()
+        if position:
+            last = self.store.last_position()
+            if position > last:
+                raise InvalidValue(
+                    f"the read model of projection {self.name!r} is at position {position}, "
+                    f"but the store ends at {last}: was it built from another store? Give "
+                    "this store's projection a read model of its own"
+                )
+        return position
 
     # -- handlers ---------------------------------------------------------------------------
 
@@ -196,35 +224,85 @@ class Projection:
                     if not batch:
                         break
                     for event in batch:
+                        if event.position <= self.position:
+                            continue  # another process applied it (see _apply)
+                        before = self.position
                         self._apply(event)  # raises ProjectionStalled, position unmoved
-                        moved += 1
+                        moved += self.position - before
+                    self._save_position()
             finally:
                 self._busy = False
         return moved
 
     def rebuild(self) -> int:
-        """Throw the read model away and replay every event into a fresh one.
+        """Empty the read model and replay every event into it.
 
         Use it after changing a projection's handlers or read-model shape, or to repair a read
-        model. Returns how many events were replayed (it raises ``ProjectionStalled`` like
-        ``catch_up()`` if a handler fails on the way).
+        model. A read model in memory is replaced by a fresh one from the factory; one that
+        keeps its data (a file) is emptied in one transaction (``reset()``) and refilled, so a
+        crash during the rebuild resumes it on restart. Returns how many events were replayed
+        (it raises ``ProjectionStalled`` like ``catch_up()`` if a handler fails on the way).
         """
         with self._lock:
-            old = self.read_model
-            self.read_model = self._factory()
-            if old is not self.read_model and hasattr(old, "close"):
+            old, fresh = self.read_model, self._factory()
+            keeper = keeper_for(fresh, self.name)
+            if callable(getattr(fresh, "reset", None)) and keeper.load():
+                others = sorted(set(getattr(fresh, "checkpoints", dict)()) - {self.name})
+                if others:
+                    if fresh is not old and hasattr(fresh, "close"):
+                        fresh.close()
+                    raise InvalidValue(
+                        f"the read model of projection {self.name!r} also keeps the positions "
+                        f"of {', '.join(others)}: rebuilding would empty their tables too. "
+                        "Give each projection a read model (file) of its own"
+                    )
+                fresh.reset()
+            if old is not fresh and hasattr(old, "close"):
                 old.close()
-            self.position = 0
+            self.read_model, self._keeper = fresh, keeper
+            self.position = self._saved = 0
+            self.error = None
             return self.catch_up()
 
+    def _save_position(self) -> None:
+        """Save a position moved by events without a handler (they need no transaction)."""
+        if self.position > self._saved:
+            try:
+                with self._keeper.transaction() as unit:
+                    self._check_saved(unit)
+                    self._keeper.save(unit, self.position)
+            except CheckpointConflict:
+                self._resync()
+                return
+            self._saved = self.position
+
+    def _check_saved(self, unit: Any) -> None:
+        """Inside the transaction: is the read model still where this projection left it?"""
+        saved = self._keeper.saved(unit)
+        if saved != self._saved:
+            raise CheckpointConflict(self.name, self._saved, saved)
+
+    def _resync(self) -> None:
+        """Another process applied events to the same read model: continue after them."""
+        self.position = self._saved = max(self._keeper.load(), self.position)
+
     def _apply(self, event: RecordedEvent) -> None:
-        """Apply one event (the next in the log) and move ``position`` onto it."""
+        """Apply one event (the next in the log) and move ``position`` onto it.
+
+        The handler's change and the new position are one transaction of the read model
+        (see ``transactions.py``): both happen, or neither does.
+        """
         handler = self._handlers.get(event.type)
         if handler is not None:
-            transaction = getattr(self.read_model, "transaction", None)
+            keeper = self._keeper
             try:
-                with transaction() if transaction is not None else nullcontext():
-                    handler(self.read_model, event)
+                with keeper.transaction() as unit:
+                    self._check_saved(unit)
+                    handler(unit, event)
+                    keeper.save(unit, event.position)
+            except CheckpointConflict:
+                self._resync()  # someone else applied it; our change was rolled back
+                return
             except Exception as error:
                 self.error = ProjectionStalled(self.name, event, error)
                 if self._tracer is not None:
@@ -247,6 +325,7 @@ class Projection:
                     event_id=event.id,
                     via=event.stream_id,
                 )
+            self._saved = event.position
         self.position = event.position
 
     # -- live mode --------------------------------------------------------------------------
@@ -261,6 +340,8 @@ class Projection:
         A failing handler stalls the projection (``status == "stalled"``) without disturbing
         the writer whose append delivered the event; ``catch_up()`` resumes it after a fix.
         """
+        if poll_every is not None:
+            poll_every = check_seconds(poll_every, "poll_every", positive=True)
         if self._subscription is None:
             self._subscription = self.store.subscribe(
                 self._on_live_event, from_position=self.position + 1
@@ -268,6 +349,23 @@ class Projection:
             if poll_every is not None:
                 self._subscription.start(poll_every)
         return self
+
+    def wait_until(self, position: int | None = None, timeout: float = 30.0) -> bool:
+        """Block until the live projection has applied every event up to ``position``.
+
+        ``position`` defaults to the store's last position now. Returns ``True`` when the
+        projection got there, ``False`` when it stalled before (``error`` says why); raises
+        ``WaitTimeout`` after ``timeout`` seconds. This is "wait for your own write": append,
+        then ``wait_until(position_of_the_write)`` before answering the query.
+        """
+        if self._subscription is None:
+            raise InvalidValue(
+                f"projection {self.name!r} is not live: call catch_up() (or start() first)"
+            )
+        if position is None:
+            position = self.store.last_position()
+        self._subscription.wait_until(position, timeout=timeout)
+        return self.position >= position
 
     def stop(self) -> None:
         """Stop following the store (the read model and position stay as they are)."""

@@ -25,9 +25,21 @@ expected_version   the append succeeds when ...
                    version 0, so it saves with ``expected_version=0``)
 =================  ===========================================================
 
-This module holds the words (``ANY``, ``NO_STREAM``, ``STREAM_EXISTS``), the error, the
-:class:`EventStore` protocol both stores follow, :class:`Snapshot`, and the input checks the
-stores share, so that both refuse exactly the same bad input with exactly the same message.
+**Retries are safe (idempotent append).** A writer whose append timed out can't know whether
+it was stored. It retries with the *same* events (same ids) and the same ``expected_version``.
+The store follows KurrentDB's rule: when every event id of the batch is already in the stream,
+stored by one append right after ``expected_version``, the retry writes nothing and returns
+what the first append returned (the version of its last event). Anything else with known ids
+is refused with :class:`DuplicateEventId`, writing nothing: some ids stored and some not, the
+ids stored at another place in the stream (or in another order), an id stored with another
+type, data or metadata, or one id twice in a batch. With ``ANY`` and ``STREAM_EXISTS``
+(no version to compare) a batch stored as a whole anywhere in the stream counts as the retry.
+Ids are checked per stream: one id may appear in two streams (as in KurrentDB).
+
+This module holds the words (``ANY``, ``NO_STREAM``, ``STREAM_EXISTS``), the errors, the
+:class:`EventStore` protocol every store follows, :class:`Snapshot`, the rule above
+(:func:`retried_append`), and the input checks the stores share, so that all refuse exactly the
+same bad input with exactly the same message.
 """
 
 from __future__ import annotations
@@ -35,14 +47,16 @@ from __future__ import annotations
 import json
 import json.encoder
 import json.scanner
+import math
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final, Protocol, runtime_checkable
 
-from ..errors import InvalidType, InvalidValue, WrongExpectedVersion
+from ..errors import DuplicateEventId, InvalidType, InvalidValue, WrongExpectedVersion
 from ..events import Event, RecordedEvent, build_recorded
-from ..payloads import FrozenDict, freeze_json, freeze_trusted
+from ..payloads import MAX_DEPTH, FrozenDict, freeze_json, freeze_trusted
 
 if TYPE_CHECKING:
     from .subscriptions import StoreSubscription
@@ -52,10 +66,13 @@ __all__ = [
     "NO_STREAM",
     "STREAM_EXISTS",
     "MAX_STREAM_ID_LENGTH",
+    "MAX_SECONDS",
     "ExpectedVersion",
     "EventStore",
     "Snapshot",
+    "TransactionalCheckpoint",
     "WrongExpectedVersion",
+    "DuplicateEventId",
 ]
 
 #: Longest stream id a store accepts (ids are names like "order-A1", not documents).
@@ -99,11 +116,62 @@ class Snapshot:
 
 
 @runtime_checkable
+class TransactionalCheckpoint(Protocol):
+    """A subscriber's position kept in the subscriber's own database, saved with its work.
+
+    A checkpoint the *store* keeps (``subscribe(handler, checkpoint="emails")``) is saved after
+    the handler's work, in another database: a crash in between delivers the event again. When
+    the handler's work is itself a database change (a read model, an inbox table), the position
+    can live in that database and be saved in the same transaction as the change. Then there is
+    no "in between": after a crash either both happened or neither did, and the event is
+    applied exactly once. ``store.subscribe(handler, checkpoint=<this>)`` does, for each event::
+
+        with checkpoint.transaction() as unit:            # BEGIN (and take the write lock)
+            if checkpoint.saved(unit) != previous:        # someone else moved it: roll back
+                raise CheckpointConflict(...)
+            handler(event, unit)                          # the handler's change, through `unit`
+            checkpoint.save(unit, event.position)         # the position, same transaction
+                                                          # COMMIT (ROLLBACK if anything raised)
+
+    and, when it starts, resumes after ``checkpoint.load()``. ``SQLiteReadModel.checkpoint(name)``
+    is one; a PostgreSQL read model implements the same five members with its own connection.
+
+    - ``name``: the subscriber's name (one position per name).
+    - ``load()``: the saved position (0 when none), read outside any transaction.
+    - ``transaction()``: a context manager that commits on a normal exit and rolls back when
+      the block raises; it yields the *unit of work* handed to the handler (a read model, a
+      cursor...). It must hold the database's write lock for this checkpoint from the start
+      (SQLite: ``BEGIN IMMEDIATE``; PostgreSQL: ``SELECT ... FOR UPDATE`` on its row), so that
+      two subscribers with the same name take turns.
+    - ``saved(unit)``: the saved position, read inside the transaction.
+    - ``save(unit, position)``: store ``position``, inside the transaction.
+    """
+
+    name: str
+
+    def load(self) -> int: ...
+
+    def transaction(self) -> AbstractContextManager[Any]: ...
+
+    def saved(self, unit: Any) -> int: ...
+
+    def save(self, unit: Any, position: int) -> None: ...
+
+
+@runtime_checkable
 class EventStore(Protocol):
     """What the notebooks, ``Repository``, ``Projection`` and ``Saga`` rely on.
 
     ``InMemoryEventStore`` and ``SQLiteEventStore`` both follow it and pass the same
-    conformance tests; code written against this protocol runs on either.
+    conformance tests (``tests/unit/test_store_conformance.py``); code written against this
+    protocol runs on either. A new store (PostgreSQL...) implements, besides the signatures:
+
+    - ``append``: atomic, checked against ``expected_version`` (:func:`version_matches`) in the
+      same step as the write; a retry of a stored append returns its result and writes nothing,
+      other known ids raise ``DuplicateEventId`` (:func:`retried_append` is the rule).
+    - ``subscribe``: see ``store/subscriptions.py`` (mix in ``Subscribable`` and call
+      ``_notify_subscribers()`` after each commit); ``checkpoint`` is a name the store keeps, or
+      a :class:`TransactionalCheckpoint` kept in the handler's own database.
     """
 
     def append(
@@ -129,10 +197,10 @@ class EventStore(Protocol):
 
     def subscribe(
         self,
-        handler: Callable[[RecordedEvent], Any],
+        handler: Callable[..., Any],
         from_position: int = 1,
         *,
-        checkpoint: str | None = None,
+        checkpoint: str | TransactionalCheckpoint | None = None,
     ) -> StoreSubscription: ...
 
     def save_snapshot(self, stream_id: str, version: int, state: Any) -> None: ...
@@ -194,7 +262,10 @@ def version_matches(expected: ExpectedVersion | int, actual: int) -> bool:
 
 
 def check_events(events: Any) -> tuple[Event, ...]:
-    """Turn one ``Event`` or a list/tuple of them into a tuple; refuse anything else."""
+    """Turn one ``Event`` or a list/tuple of them into a tuple; refuse anything else.
+
+    Also refuses a batch that holds one event id twice (it would name two events).
+    """
     if isinstance(events, Event):
         return (events,)
     if not isinstance(events, (list, tuple)):
@@ -205,7 +276,86 @@ def check_events(events: Any) -> tuple[Event, ...]:
                 f"events[{index}] is a {type(event).__name__}, not an Event "
                 "(build it with Event(type, data))"
             )
+    if len(events) > 1 and len({event.id for event in events}) < len(events):
+        first: dict[str, int] = {}
+        for index, event in enumerate(events):
+            if event.id in first:
+                raise InvalidValue(
+                    f"events[{index}] has the same id as events[{first[event.id]}] "
+                    f"({event.id!r}): each event of a batch needs its own id"
+                )
+            first[event.id] = index
     return tuple(events)
+
+
+def retried_append(
+    stream_id: str,
+    expected: ExpectedVersion | int,
+    batch: Sequence[Event],
+    stored: dict[str, RecordedEvent],
+) -> int | None:
+    """Is this append a retry of one already stored? KurrentDB's idempotence rule, for every store.
+
+    ``stored`` maps the batch's event ids that the stream already holds to those stored events
+    (a store looks them up; it is empty for a fresh batch). Returns ``None`` when no id is
+    stored (append as usual), the first append's result (the version of its last event) when
+    the batch is that append again, and raises :class:`DuplicateEventId` otherwise.
+    """
+    if not stored:
+        return None
+    ids = [event.id for event in batch]
+    missing = [event_id for event_id in ids if event_id not in stored]
+    if missing:
+        held = [event_id for event_id in ids if event_id in stored]
+        raise DuplicateEventId(
+            stream_id,
+            held,
+            f"{len(held)} of the {len(ids)} events of this append are already stored "
+            f"({_where(held, stored)}) and {len(missing)} are not",
+        )
+    versions = [stored[event_id].version for event_id in ids]
+    first = versions[0]
+    if versions != list(range(first, first + len(ids))):
+        raise DuplicateEventId(
+            stream_id,
+            ids,
+            f"the events of this append are stored, but not together in this order "
+            f"({_where(ids, stored)})",
+        )
+    for event in batch:
+        held_event = stored[event.id]
+        if (held_event.type, held_event.data, held_event.metadata) != (
+            event.type,
+            event.data,
+            event.metadata,
+        ):
+            raise DuplicateEventId(
+                stream_id,
+                [event.id],
+                f"event {event.id!r} is stored at version {held_event.version} as "
+                f"{held_event.type} {dump_json(held_event.data)}, and this append has "
+                f"{event.type} {dump_json(event.data)}"
+                + ("" if held_event.metadata == event.metadata else " (or other metadata)"),
+            )
+    after = first - 1
+    wanted = 0 if expected is NO_STREAM else expected
+    if isinstance(wanted, int) and after != wanted:
+        raise DuplicateEventId(
+            stream_id,
+            ids,
+            f"the events of this append are stored at {_versions(first, len(ids))}, that is "
+            f"after version {after}, and this append expects version {wanted}",
+        )
+    return first + len(ids) - 1
+
+
+def _versions(first: int, count: int) -> str:
+    return f"version {first}" if count == 1 else f"versions {first}-{first + count - 1}"
+
+
+def _where(ids: list[str], stored: dict[str, RecordedEvent]) -> str:
+    shown = ", ".join(f"{event_id!r} at version {stored[event_id].version}" for event_id in ids[:3])
+    return shown + (f" and {len(ids) - 3} more" if len(ids) > 3 else "")
 
 
 def check_positive_int(value: Any, name: str, minimum: int = 1) -> int:
@@ -215,6 +365,33 @@ def check_positive_int(value: Any, name: str, minimum: int = 1) -> int:
     if value < minimum:
         raise InvalidValue(f"{name} must be >= {minimum}, not {value}")
     return int(value)
+
+
+#: The longest wait the kit accepts, in seconds (one day): a longer timeout or polling interval
+#: is a mistake (milliseconds given as seconds?), and beyond it some waits overflow.
+MAX_SECONDS: Final = 24 * 60 * 60.0
+
+
+def check_seconds(value: Any, name: str, *, positive: bool = False) -> float:
+    """A finite number of seconds, ``0 <= value <= MAX_SECONDS`` (``> 0`` when ``positive``).
+
+    Refused at once, naming ``name``: a bool, a non-number, NaN, infinity, a negative number
+    or more than a day. (``float("inf")`` would pass a plain ``>= 0`` check and fail much later,
+    deep inside SQLite or ``threading``.)
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidType(f"{name} must be a number of seconds, not {type(value).__name__}")
+    seconds = float(value)
+    if not math.isfinite(seconds):
+        raise InvalidValue(f"{name} must be a finite number of seconds, not {value!r}")
+    if seconds < 0 or (positive and seconds == 0):
+        bound = "> 0" if positive else ">= 0"
+        raise InvalidValue(f"{name} must be a number of seconds {bound}, not {value!r}")
+    if seconds > MAX_SECONDS:
+        raise InvalidValue(
+            f"{name} must be at most {MAX_SECONDS:.0f} seconds (one day), not {value!r}"
+        )
+    return seconds
 
 
 def check_limit(limit: Any) -> int | None:
@@ -291,6 +468,58 @@ def decode_stored_json(text: str) -> Any:
     if end != len(text):
         raise InvalidValue(f"corrupt JSON in the event store: {text[:80]!r}")
     return freeze_trusted(value) if type(value) in _CONTAINERS else value
+
+
+def unreadable_rows(where: str, rows: Sequence[tuple[Any, ...]], error: Exception) -> Exception:
+    """After ``events_from_rows`` failed: name the row that can't be read, in ``where``.
+
+    Runs only after a failure. A payload nested deeper than ``payloads.MAX_DEPTH`` (which no
+    ``Event`` can carry: something else wrote it) and corrupt JSON become an ``InvalidValue``
+    naming the position, stream and version; a ``RecursionError`` from a payload within the
+    limit is not the data's fault (the caller's stack was already deep) and is given back.
+    """
+    for position, stream_id, version, _type, data, metadata, _id, time_ in rows:
+        event = f"the event at position {position} (stream {stream_id!r}, version {version})"
+        for text in (data, metadata):
+            depth = json_depth(text)
+            if depth > MAX_DEPTH:
+                return InvalidValue(
+                    f"{event} in {where} can't be read: its payload is nested {depth} levels "
+                    f"deep, and eda_kit writes at most {MAX_DEPTH}. Something else wrote it"
+                )
+        try:
+            decode_stored_json(data)
+            decode_stored_json(metadata)
+            datetime.fromisoformat(time_)
+        except ValueError as problem:
+            return InvalidValue(
+                f"{event} in {where} can't be read: {problem}. It was changed outside eda_kit"
+            )
+        except RecursionError:
+            return error
+    return error
+
+
+def json_depth(text: str) -> int:
+    """How deep the lists and objects of JSON ``text`` nest, found without recursing."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
 
 
 def events_from_rows(rows: Sequence[tuple[Any, ...]]) -> list[RecordedEvent]:

@@ -9,6 +9,8 @@ Inside:
 - ``_log``: every ``RecordedEvent`` in order; the event at position ``p`` is ``_log[p - 1]``.
 - ``_streams``: stream id -> its events; the event at version ``v`` is ``stream[v - 1]``.
   A dict keeps insertion order, so ``streams()`` lists streams in order of first append.
+- ``_ids``: stream id -> {event id: stored event}, so a retried append is recognised
+  (``base.retried_append``) without scanning the stream.
 - ``_snapshots`` and ``_checkpoints``: kept beside the log, never in it.
 
 One lock makes "check the expected version, then append" a single step, so two threads
@@ -38,6 +40,7 @@ from .base import (
     check_stream_id,
     encode_state,
     record_event,
+    retried_append,
     version_matches,
 )
 from .subscriptions import Subscribable
@@ -57,6 +60,7 @@ class InMemoryEventStore(Subscribable):
         self._lock = threading.RLock()
         self._log: list[RecordedEvent] = []
         self._streams: dict[str, list[RecordedEvent]] = {}
+        self._ids: dict[str, dict[str, RecordedEvent]] = {}
         self._snapshots: dict[str, dict[int, str]] = {}
         self._checkpoints: dict[str, int] = {}
         self._closed = False
@@ -71,7 +75,9 @@ class InMemoryEventStore(Subscribable):
     ) -> int:
         """Append one event or a batch to ``stream_id``; return the stream's new version.
 
-        All or nothing: on a bad argument or a ``WrongExpectedVersion`` nothing is stored.
+        All or nothing: on a bad argument, a ``WrongExpectedVersion`` or a ``DuplicateEventId``
+        nothing is stored. The same events appended again at the same expected version (a
+        retry) store nothing and return the first append's result (see ``store/base.py``).
         An empty batch stores nothing and returns the current version (after the check).
         """
         stream_id = check_stream_id(stream_id)
@@ -81,6 +87,12 @@ class InMemoryEventStore(Subscribable):
             self._check_open()
             stream = self._streams.get(stream_id)
             actual = len(stream) if stream is not None else 0
+            ids = self._ids.get(stream_id)
+            if ids:
+                held = {event.id: ids[event.id] for event in batch if event.id in ids}
+                retried = retried_append(stream_id, expected, batch, held)
+                if retried is not None:
+                    return retried
             if not version_matches(expected, actual):
                 raise WrongExpectedVersion(stream_id, expected, actual)
             if not batch:
@@ -93,8 +105,12 @@ class InMemoryEventStore(Subscribable):
             # Nothing above can half-fail after this point: two list extends.
             if stream is None:
                 stream = self._streams[stream_id] = []
+                ids = self._ids[stream_id] = {}
+            elif ids is None:
+                ids = self._ids[stream_id] = {}
             stream.extend(recorded)
             self._log.extend(recorded)
+            ids.update((event.id, event) for event in recorded)
         if self._tracer is not None:
             for event in recorded:
                 self._tracer.record(stream_id, event.type, None, "sent", event_id=event.id)

@@ -94,6 +94,7 @@ from .base import (
     STREAM_EXISTS,
     ExpectedVersion,
     Snapshot,
+    TransactionalCheckpoint,
     WrongExpectedVersion,
     check_events,
     check_expected_version,
@@ -104,6 +105,7 @@ from .base import (
     dump_json,
     encode_state,
     events_from_rows,
+    retried_append,
 )
 from .subscriptions import StoreSubscription, Subscribable
 
@@ -113,7 +115,9 @@ if TYPE_CHECKING:
 __all__ = ["PostgresEventStore", "SCHEMA_VERSION", "redact_url"]
 
 #: The version of the tables and of eda_append(); raise it whenever either changes.
-SCHEMA_VERSION = 1
+#: Version 2 added the unique (stream_id, id) index (retries: see store/base.py); a version-1
+#: schema is upgraded when opened.
+SCHEMA_VERSION = 2
 _SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,47}")
 _NO_END = 2**62
 
@@ -142,6 +146,7 @@ def _schema_sql(schema: str) -> list[str]:
             time      TEXT   NOT NULL,
             UNIQUE (stream_id, version)
         )""",
+        _id_index(s),
         f"""CREATE TABLE IF NOT EXISTS {s}.eda_log (
             one_row        BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (one_row),
             last_position  BIGINT  NOT NULL,
@@ -197,6 +202,13 @@ def _schema_sql(schema: str) -> list[str]:
             appended := TRUE; version := actual + n;
         END $$""",
     ]
+
+
+def _id_index(s: str) -> str:
+    """One event id per stream: what tells a retried append from a new one."""
+    return (
+        f"CREATE UNIQUE INDEX IF NOT EXISTS eda_events_stream_ids ON {s}.eda_events (stream_id, id)"
+    )
 
 
 def _encode(event: Event) -> tuple[str, str, str, str, str]:
@@ -350,6 +362,10 @@ class PostgresEventStore(Subscribable):
                 if exists:  # reopening: touch nothing (appends may be running right now)
                     row = conn.execute(self._sql.schema_version).fetchone()
                     found = row[0] if row else None
+                    if found == 1:  # upgrade: unique event ids per stream
+                        conn.execute(_id_index(f'"{self.schema}"'))
+                        conn.execute(f'UPDATE "{self.schema}".eda_log SET schema_version = 2')
+                        return
                     if found != SCHEMA_VERSION:
                         raise StorageError(
                             f"schema {self.schema!r} holds event store tables of version "
@@ -399,10 +415,18 @@ class PostgresEventStore(Subscribable):
                     f"stream {stream_id!r}: an event holds text that is not valid Unicode "
                     f"(a lone surrogate such as '\\ud800'); nothing was written ({error.reason})"
                 ) from None
-            except self._psycopg.errors.UniqueViolation as error:  # the safety net
+            except self._psycopg.errors.UniqueViolation as error:
+                # An event id the stream holds (a retry, or a DuplicateEventId), or, as a
+                # safety net, a version taken after all (a concurrency conflict).
+                retried = self._retried(conn, stream_id, expected, batch)
+                if retried is not None:
+                    return retried  # nothing written: no notification, no trace
                 actual = _row(conn.execute(self._sql.version, (stream_id,)))[0]
                 raise WrongExpectedVersion(stream_id, expected, actual) from error
             if not appended:
+                retried = self._retried(conn, stream_id, expected, batch)
+                if retried is not None:
+                    return retried
                 raise WrongExpectedVersion(stream_id, expected, version)
             if self._tracer is not None:
                 # Still under the lock: a listener's delivery can't overtake these records.
@@ -411,6 +435,20 @@ class PostgresEventStore(Subscribable):
         if batch:
             self._notify_subscribers()
         return version
+
+    def _retried(
+        self,
+        conn: psycopg.Connection[Any],
+        stream_id: str,
+        expected: ExpectedVersion | int,
+        batch: tuple[Event, ...],
+    ) -> int | None:
+        """Is ``batch`` a retry of a stored append? (``base.retried_append`` decides.)"""
+        if not batch:
+            return None
+        rows = conn.execute(self._sql.held_ids, (stream_id, [e.id for e in batch])).fetchall()
+        held = {event.id: event for event in events_from_rows(rows)}
+        return retried_append(stream_id, expected, batch, held)
 
     # --- reading ----------------------------------------------------------------------------
 
@@ -519,10 +557,10 @@ class PostgresEventStore(Subscribable):
 
     def subscribe(
         self,
-        handler: Callable[[RecordedEvent], Any],
+        handler: Callable[..., Any],
         from_position: int = 1,
         *,
-        checkpoint: str | None = None,
+        checkpoint: str | TransactionalCheckpoint | None = None,
         name: str | None = None,
         live: bool = True,
         batch_size: int = 100,
@@ -618,6 +656,10 @@ class _Statements:
             "%s, %s, %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s)"
         )
         self.version = f"SELECT coalesce(max(version), 0) FROM {s}.eda_events WHERE stream_id = %s"
+        self.held_ids = (
+            f"SELECT {columns} FROM {s}.eda_events WHERE stream_id = %s AND id = ANY(%s) "
+            "ORDER BY position"
+        )
         self.read_stream = (
             f"SELECT {columns} FROM {s}.eda_events WHERE stream_id = %s "
             "AND version BETWEEN %s AND %s ORDER BY version"

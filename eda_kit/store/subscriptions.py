@@ -13,12 +13,26 @@ the order of the global log, including the ones stored before it started. That i
     sub.close()    # stop delivering
 
 **Position and checkpoint.** ``sub.position`` is the position of the last event the handler
-finished without raising. With ``checkpoint="name"`` that position is also saved in the store
-(``store.load_checkpoint("name")``), so a restarted process that subscribes with the same name
-resumes after it instead of starting from 1. The checkpoint is saved after each delivered
-batch (``batch_size`` events) and whenever a handler fails; if the process dies in between,
-the events after the last saved checkpoint are delivered again. So delivery is *at least
-once*: make handlers idempotent (or keep the read model and its position in one transaction).
+finished without raising. A checkpoint keeps that position beyond the process, in one of two
+places:
+
+- ``checkpoint="name"``: in the store (``store.load_checkpoint("name")``), so a restarted
+  process that subscribes with the same name resumes after it instead of starting from 1. It
+  is saved after each delivered batch (``batch_size`` events) and whenever a handler fails; if
+  the process dies in between, the events after the last saved checkpoint are delivered again.
+  So delivery is *at least once*: make the handler idempotent.
+- ``checkpoint=read_model.checkpoint("name")`` (a ``TransactionalCheckpoint``, see
+  ``store/base.py``): in the handler's own database, saved **in the same transaction** as the
+  handler's change. The handler takes a second argument, the unit of work to write through::
+
+      db = SQLiteReadModel(SCHEMA, "dashboard.db")
+      def count(event, db):                       # runs inside the transaction
+          db.execute("UPDATE totals SET n = n + 1")
+      store.subscribe(count, checkpoint=db.checkpoint("dashboard"))
+
+  A crash can't fall between the change and the position: both commit or neither does, so
+  each event's change is made exactly once, however often the process dies and restarts.
+  (Effects outside that database, such as an email, are still at least once.)
 
 **A handler that raises.** The failed event is not skipped: ``position`` and the checkpoint
 stay on the event before it, ``sub.error`` holds the exception and ``sub.failed_event`` the
@@ -38,20 +52,29 @@ finishes, never in the middle of it.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..errors import AlreadyRunning, InvalidType, InvalidValue, describe_error
+from ..errors import (
+    AlreadyRunning,
+    CheckpointConflict,
+    InvalidType,
+    InvalidValue,
+    WaitTimeout,
+    describe_error,
+)
 from ..events import RecordedEvent
 from ..trace import Tracer, handler_name
-from .base import check_name, check_positive_int
+from .base import TransactionalCheckpoint, check_name, check_positive_int, check_seconds
 
 if TYPE_CHECKING:
     from .base import EventStore
 
 __all__ = ["StoreSubscription", "Subscribable"]
 
-Handler = Callable[[RecordedEvent], Any]
+#: ``handler(event)``, or ``handler(event, unit)`` with a ``TransactionalCheckpoint``.
+Handler = Callable[..., Any]
 
 
 class StoreSubscription:
@@ -63,7 +86,7 @@ class StoreSubscription:
         handler: Handler,
         position: int,
         *,
-        checkpoint: str | None,
+        checkpoint: str | TransactionalCheckpoint | None,
         name: str,
         batch_size: int,
         tracer: Tracer | None,
@@ -87,6 +110,9 @@ class StoreSubscription:
         self._closed = False
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
+        #: Does the store deliver its appends to this subscription (``subscribe(live=True)``)?
+        self.live = False
+        self._progress = threading.Condition()  # notified whenever the position or error moves
 
     @property
     def position(self) -> int:
@@ -145,21 +171,87 @@ class StoreSubscription:
                 batch = self._store.read_all(self._position + 1, limit=self.batch_size)
                 if not batch:
                     break
-                handled += self._deliver_batch(batch, raise_errors)
+                try:
+                    handled += self._deliver_batch(batch, raise_errors)
+                finally:
+                    self._moved()
                 if self.error is not None or self._closed:
                     break
         finally:
             self._owner = None
+            self._moved()
         return handled
+
+    def _moved(self) -> None:
+        """Wake whoever waits in ``wait_until``."""
+        with self._progress:
+            self._progress.notify_all()
+
+    # --- waiting for deliveries -------------------------------------------------------
+
+    def wait_until(self, position: int | None = None, timeout: float = 30.0) -> bool:
+        """Block until the handler has finished every event up to ``position``.
+
+        ``position`` defaults to the store's last position now (everything appended so far).
+        Returns ``True`` when the subscription got there, ``False`` when it stopped at a
+        failing event before it (``error`` and ``failed_event`` say which) or was closed.
+        Raises ``WaitTimeout`` after ``timeout`` seconds. Appends by other processes reach a
+        subscription only when it polls (``start(interval)``).
+
+        Deliveries run on the store's delivery threads, so a test or a notebook that wants to
+        see their effect waits for them first: ``store.wait_for_subscribers()`` for all.
+        """
+        timeout = check_seconds(timeout, "timeout")
+        if position is None:
+            target = self._store.last_position()
+        else:
+            target = check_positive_int(position, "position", 0)
+        if self._position >= target:
+            return True
+        if not self.live and self._thread is None:
+            raise InvalidValue(
+                f"subscription {self.name!r} is not live and not polling, so nothing will move "
+                "it: call poll() (or start(interval) for a background poller)"
+            )
+        deadline = time.monotonic() + timeout
+        with self._progress:
+            while True:
+                if self._position >= target:
+                    return True
+                if self._closed:
+                    return False
+                failed = self.failed_event
+                if failed is not None and failed.position <= target and self._owner is None:
+                    return False
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise WaitTimeout(
+                        f"subscription {self.name!r} is at position {self._position}, not "
+                        f"{target}, after {timeout} s (a slow handler? events appended by "
+                        "another process arrive only when it polls: start(interval))"
+                    )
+                self._progress.wait(remaining)
 
     def _deliver_batch(self, batch: Sequence[RecordedEvent], raise_errors: bool) -> int:
         handled = 0
         tracer = self._tracer
+        checkpoint = self.checkpoint
+        transactional = checkpoint is not None and not isinstance(checkpoint, str)
         for event in batch:
             if self._closed:
                 break
+            if event.position <= self._position:
+                continue  # applied by another subscriber with the same checkpoint
             try:
-                self.handler(event)
+                if transactional:
+                    self._deliver_in_transaction(event)
+                else:
+                    self.handler(event)
+            except CheckpointConflict:
+                # Another subscriber with this checkpoint applied the event (our change was
+                # rolled back with the transaction): continue from where it got to.
+                self._position = checkpoint.load()  # type: ignore[union-attr]
+                continue
             except Exception as error:
                 self.error = error
                 self.failed_event = event
@@ -188,8 +280,18 @@ class StoreSubscription:
         self._save_checkpoint()
         return handled
 
+    def _deliver_in_transaction(self, event: RecordedEvent) -> None:
+        """Check, apply, save: the handler's change and the position in one transaction."""
+        checkpoint: TransactionalCheckpoint = self.checkpoint  # type: ignore[assignment]
+        with checkpoint.transaction() as unit:
+            saved = checkpoint.saved(unit)
+            if saved != self._position:
+                raise CheckpointConflict(checkpoint.name, self._position, saved)
+            self.handler(event, unit)
+            checkpoint.save(unit, event.position)
+
     def _save_checkpoint(self) -> None:
-        if self.checkpoint is not None and not self._store_closed():
+        if isinstance(self.checkpoint, str) and not self._store_closed():
             self._store.save_checkpoint(self.checkpoint, self._position)
 
     def _store_closed(self) -> bool:
@@ -205,8 +307,7 @@ class StoreSubscription:
         """
         if self._closed:
             raise InvalidValue(f"subscription {self.name!r} is closed")
-        if not interval > 0:
-            raise InvalidValue(f"interval must be a positive number of seconds, not {interval!r}")
+        interval = check_seconds(interval, "interval", positive=True)
         if self._thread is not None:
             raise AlreadyRunning(f"subscription {self.name!r} is already polling")
         self._stopping.clear()
@@ -243,6 +344,7 @@ class StoreSubscription:
         if self._closed:
             return
         self._closed = True
+        self._moved()
         self.stop()
         forget = getattr(self._store, "_forget_subscription", None)
         if forget is not None:
@@ -278,7 +380,7 @@ class Subscribable:
         handler: Handler,
         from_position: int = 1,
         *,
-        checkpoint: str | None = None,
+        checkpoint: str | TransactionalCheckpoint | None = None,
         name: str | None = None,
         live: bool = True,
         batch_size: int = 100,
@@ -286,10 +388,13 @@ class Subscribable:
         """Deliver stored events to ``handler`` (catch-up), then new ones (live).
 
         - ``from_position``: the first position to deliver (default 1: everything).
-        - ``checkpoint``: a name under which the store keeps this subscriber's position; if
-          a checkpoint of that name exists, delivery resumes right after it (and
-          ``from_position`` is ignored).
-        - ``name``: who the handler is in traces (default: the checkpoint name, else the
+        - ``checkpoint``: where this subscriber's position is kept (see the module docs): a
+          name, kept by the store; or a ``TransactionalCheckpoint`` such as
+          ``read_model.checkpoint("name")``, kept in the handler's own database and saved in
+          the same transaction as its change (the handler is then called as
+          ``handler(event, unit)``). If a saved position exists, delivery resumes right after
+          it (and ``from_position`` is ignored).
+        - ``name``: who the handler is in traces (default: the checkpoint's name, else the
           handler's ``__qualname__``).
         - ``live``: ``False`` for a subscription that only moves when you call ``poll()``.
         - ``batch_size``: how many events are read (and checkpointed) at a time.
@@ -300,14 +405,25 @@ class Subscribable:
             raise InvalidType(f"handler must be callable, not {type(handler).__name__}")
         from_position = check_positive_int(from_position, "from_position")
         batch_size = check_positive_int(batch_size, "batch_size")
-        if checkpoint is not None:
-            checkpoint = check_name(checkpoint)
-            saved = self.load_checkpoint(checkpoint)  # type: ignore[attr-defined]
-            position = saved if saved > 0 else from_position - 1
-        else:
+        if checkpoint is None:
             position = from_position - 1
+        else:
+            if isinstance(checkpoint, str):
+                checkpoint = check_name(checkpoint)
+                saved = self.load_checkpoint(checkpoint)  # type: ignore[attr-defined]
+            elif isinstance(checkpoint, TransactionalCheckpoint):
+                saved = checkpoint.load()
+            else:
+                raise InvalidType(
+                    "checkpoint must be a name (str) or a TransactionalCheckpoint such as "
+                    f"read_model.checkpoint('name'), not {type(checkpoint).__name__}"
+                )
+            position = saved if saved > 0 else from_position - 1
         if name is None:
-            name = checkpoint if checkpoint is not None else handler_name(handler)
+            if checkpoint is None:
+                name = handler_name(handler)
+            else:
+                name = checkpoint if isinstance(checkpoint, str) else checkpoint.name
         subscription = StoreSubscription(
             self,  # type: ignore[arg-type]
             handler,
@@ -318,6 +434,7 @@ class Subscribable:
             tracer=self._tracer,
         )
         if live:
+            subscription.live = True
             with self._subscriptions_lock:
                 self._subscriptions.append(subscription)
         try:
@@ -326,6 +443,22 @@ class Subscribable:
             subscription.close()
             raise
         return subscription
+
+    def wait_for_subscribers(self, timeout: float = 30.0) -> None:
+        """Wait until every live subscription has handled everything appended so far.
+
+        (Or stopped at a failing event: its ``error`` says why.) Raises ``WaitTimeout`` after
+        ``timeout`` seconds. Live deliveries run off the writer's path, so notebooks and tests
+        call this before looking at what the subscribers did.
+        """
+        timeout = check_seconds(timeout, "timeout")
+        target = self.last_position()  # type: ignore[attr-defined]
+        deadline = time.monotonic() + timeout
+        with self._subscriptions_lock:
+            subscriptions = list(self._subscriptions)
+        for subscription in subscriptions:
+            left = max(0.0, deadline - time.monotonic())
+            subscription.wait_until(target, timeout=left)
 
     def _notify_subscribers(self) -> None:
         with self._subscriptions_lock:

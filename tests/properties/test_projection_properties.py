@@ -203,3 +203,83 @@ def test_live_mode_gives_the_same_read_model_as_catch_up(steps, which):
             store.append(stream, events)
             assert projection.lag == 0
     assert read(projection) == expected(store.read_all())
+
+
+# --- a failing handler leaves a dict read model exactly as the events before it left it --------
+
+KEYS = st.sampled_from(["a", "b", "c"])
+OPS = st.lists(
+    st.one_of(
+        st.tuples(st.just("set"), KEYS, st.integers(0, 9)),
+        st.tuples(st.just("nest"), KEYS, st.integers(0, 9)),  # view[k]["n"] += x (makes k)
+        st.tuples(st.just("append"), KEYS, st.integers(0, 9)),  # view[k]["log"].append(x)
+        st.tuples(st.just("delete"), KEYS, st.just(0)),
+        st.tuples(st.just("pop"), KEYS, st.just(0)),
+        st.tuples(st.just("update"), KEYS, st.integers(0, 9)),
+        st.tuples(st.just("clear"), st.just("a"), st.just(0)),
+        st.tuples(st.just("values"), st.just("a"), st.integers(0, 9)),  # bump every row
+    ),
+    max_size=6,
+)
+
+
+def run_ops(view, ops):
+    """The same program against a dict or the projection's undo view."""
+    for op, key, x in ops:
+        if op == "set":
+            view[key] = x
+        elif op == "nest":
+            row = view.setdefault(key, {"n": 0, "log": []})
+            if isinstance(row, dict):
+                row["n"] += x
+        elif op == "append":
+            row = view.get(key)
+            if isinstance(row, dict):
+                row["log"].append(x)
+        elif op == "delete":
+            if key in view:
+                del view[key]
+        elif op == "pop":
+            view.pop(key, None)
+        elif op == "update":
+            view.update({key: [x]})
+        elif op == "clear":
+            view.clear()
+        elif op == "values":
+            for row in view.values():
+                if isinstance(row, dict):
+                    row["n"] += x
+
+
+@settings(max_examples=150, deadline=None)
+@given(programs=st.lists(st.tuples(OPS, st.booleans()), min_size=1, max_size=6))
+def test_a_failing_dict_handler_undoes_exactly_its_own_changes(programs):
+    """Each event runs a little program on the read model, then maybe raises.
+
+    After catch-up stalls at the first raising event, the read model must equal a plain dict
+    that ran only the programs of the events before it.
+    """
+    import copy
+
+    store = InMemoryEventStore()
+    for index, _ in enumerate(programs):
+        store.append("s", Event("Step", {"index": index}))
+    projection = Projection("p", store)
+
+    @projection.on("Step")
+    def step(view, event):
+        ops, fails = programs[event.data["index"]]
+        run_ops(view, ops)
+        if fails:
+            raise RuntimeError("after the change")
+
+    expected: dict = {}
+    stop = next((i for i, (_, fails) in enumerate(programs) if fails), len(programs))
+    for ops, _ in programs[:stop]:
+        run_ops(expected, ops)
+    try:
+        projection.catch_up()
+    except Exception:
+        pass
+    assert projection.read_model == copy.deepcopy(expected)
+    assert projection.position == stop

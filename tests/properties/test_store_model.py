@@ -2,7 +2,8 @@
 
 The model is the event store idea with nothing else: a list (the global log) and a dict of
 lists (the streams). Hypothesis invents sequences of appends (good and bad expected versions,
-batches of any size, empty batches), snapshots, checkpoints and, for SQLite, restarts; after
+batches of any size, empty batches), retries of earlier appends (at their own expected version,
+at another one, mixed with new events), snapshots, checkpoints and, for SQLite, restarts; after
 every step both must agree on everything a reader can see.
 """
 
@@ -21,6 +22,7 @@ from eda_kit.store import (
     ANY,
     NO_STREAM,
     STREAM_EXISTS,
+    DuplicateEventId,
     InMemoryEventStore,
     SQLiteEventStore,
     WrongExpectedVersion,
@@ -50,7 +52,18 @@ class Model:
         self.checkpoints: dict[str, int] = {}
 
     def append(self, stream_id, events, expected):
-        actual = len(self.streams.get(stream_id, []))
+        stream = self.streams.get(stream_id, [])
+        actual = len(stream)
+        held = [i for i, e in enumerate(stream) if e.id in {n.id for n in events}]
+        if held:  # the idempotence rule, written out plainly
+            ids = [e.id for e in events]
+            start = held[0]
+            if [e.id for e in stream[start : start + len(ids)]] != ids:
+                return DuplicateEventId(stream_id, ids, "not one retry")
+            base = 0 if expected is NO_STREAM else expected
+            if isinstance(base, int) and base != start:
+                return DuplicateEventId(stream_id, ids, "somewhere else")
+            return start + len(ids)
         ok = (
             expected is ANY
             or (expected is NO_STREAM and actual == 0)
@@ -73,14 +86,37 @@ class StoreMachine(RuleBasedStateMachine):
         super().__init__()
         self.model = Model()
         self.store = self.open_store()
+        self.appends: list[tuple[str, list[Event], object]] = []
 
     def open_store(self):
         raise NotImplementedError
 
     @rule(stream_id=STREAMS, events=EVENTS, expected=EXPECTED)
     def append(self, stream_id, events, expected):
+        self.compare_append(stream_id, events, expected)
+        self.appends.append((stream_id, events, expected))
+
+    @precondition(lambda self: self.appends)
+    @rule(data=st.data())
+    def retry(self, data):
+        """An earlier append again, as a writer that never got the acknowledgement would."""
+        stream_id, events, expected = data.draw(st.sampled_from(self.appends))
+        if data.draw(st.booleans()):  # ... or at another expected version
+            expected = data.draw(EXPECTED)
+        if data.draw(st.booleans()):  # ... or with new events mixed in
+            events = events + data.draw(EVENTS)
+        self.compare_append(stream_id, events, expected)
+
+    def compare_append(self, stream_id, events, expected):
         want = self.model.append(stream_id, events, expected)
-        if isinstance(want, WrongExpectedVersion):
+        if isinstance(want, DuplicateEventId):
+            try:
+                self.store.append(stream_id, events, expected_version=expected)
+            except DuplicateEventId as got:
+                assert got.stream_id == stream_id
+            else:
+                raise AssertionError(f"expected DuplicateEventId for {events}")
+        elif isinstance(want, WrongExpectedVersion):
             try:
                 self.store.append(stream_id, events, expected_version=expected)
             except WrongExpectedVersion as got:

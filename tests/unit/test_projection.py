@@ -343,6 +343,21 @@ def test_a_live_failure_stalls_without_failing_the_writer(store):
     assert projection.position == 4 and projection.status == "up to date"
 
 
+def test_wait_until_is_waiting_for_your_own_write(store):
+    projection = fragile_revenue(store)
+    with pytest.raises(ValueError, match="not live: call catch_up"):
+        projection.wait_until(1)
+    projection.start()
+    store.append("order-A1", placed("A1", total=30))
+    written_at = store.last_position()
+    assert projection.wait_until(written_at, timeout=30) is True
+    assert projection.read_model == {"2026-01-05": 30}
+    store.append("order-B2", Event("OrderPlaced", {"order_id": "B2", "total": 12}))
+    assert projection.wait_until(timeout=30) is False  # stalled before it got there
+    assert projection.status == "stalled"
+    projection.stop()
+
+
 def test_live_mode_applies_each_event_once_even_after_a_manual_catch_up(store):
     projection = Projection("count", store, read_model=list)
     projection.on("Tick", lambda seen, event: seen.append(event.position))
@@ -457,3 +472,176 @@ def test_without_polling_appends_by_another_store_object_wait_for_catch_up(tmp_p
         assert projection.position == 0 and projection.lag == 1
         assert projection.catch_up() == 1
         projection.stop()
+
+
+# --- all or nothing per event: the dict read model's undo log ---------------------------------
+
+
+def test_a_dict_read_model_rolls_back_a_half_applied_event(store):
+    projection = order_details(store)
+
+    @projection.on("OrderShipped")
+    def shipped(view, event):
+        order = view[event.data["order_id"]]
+        order["status"] = "shipped"  # a nested change...
+        view["shipments"] = view.get("shipments", 0) + 1  # ...a new key...
+        view[event.data["carrier"]]  # ...then a KeyError
+
+    store.append("order-A1", [placed("A1"), paid("A1")])
+    store.append("order-A1", Event("OrderShipped", {"order_id": "A1", "carrier": "dhl"}))
+    with pytest.raises(ProjectionStalled, match="KeyError: 'dhl'"):
+        projection.catch_up()
+    assert projection.read_model == {"A1": {"customer": "asha", "total": 10, "status": "paid"}}
+    assert projection.position == 2
+
+
+def test_a_successful_event_keeps_the_read_models_own_objects(store):
+    for i in range(50):
+        store.append(f"order-{i}", placed(str(i)))
+    projection = order_details(store)
+    projection.catch_up()
+    before = {key: id(value) for key, value in projection.read_model.items()}
+    store.append("order-7", paid("7"))
+    projection.catch_up()
+    after = {key: id(value) for key, value in projection.read_model.items()}
+    assert before == after  # no key was replaced by a copy: the copies are only for undoing
+
+
+def test_other_read_models_are_not_rolled_back_and_the_docs_say_so(store):
+    projection = Projection("seen", store, read_model=list)
+
+    @projection.on("Tick")
+    def tick(seen, event):
+        seen.append(event.position)
+        raise RuntimeError("after the change")
+
+    store.append("clock", Event("Tick"))
+    with pytest.raises(ProjectionStalled):
+        projection.catch_up()
+    assert projection.read_model == [1]  # half-applied: a list has no undo
+    import eda_kit.cqrs.projection as module
+
+    assert "can't be rolled back unless they\n  offer ``transaction()``" in module.__doc__
+
+
+# --- a read model in a file: the position lives with the data -------------------------------
+
+SCHEMA = "CREATE TABLE counter (n INTEGER NOT NULL); INSERT INTO counter VALUES (0)"
+
+
+def counting(store, path, **options):
+    projection = Projection(
+        "ticks", store, read_model=lambda: SQLiteReadModel(SCHEMA, path), **options
+    )
+    projection.on("Tick", lambda db, event: db.execute("UPDATE counter SET n = n + 1"))
+    return projection
+
+
+_RESTART = """
+import sys
+from eda_kit import Projection
+from eda_kit.cqrs import SQLiteReadModel
+from eda_kit.store import SQLiteEventStore
+store = SQLiteEventStore(sys.argv[1])
+SCHEMA = "CREATE TABLE counter (n INTEGER NOT NULL); INSERT INTO counter VALUES (0)"
+ticks = Projection("ticks", store, read_model=lambda: SQLiteReadModel(SCHEMA, sys.argv[2]))
+ticks.on("Tick", lambda db, event: db.execute("UPDATE counter SET n = n + 1"))
+before = ticks.position
+ticks.catch_up()
+print(before, ticks.position, ticks.read_model.query_one("SELECT n FROM counter")["n"])
+"""
+
+
+def test_restarting_in_fresh_processes_never_applies_an_event_twice(tmp_path):
+    """The issue's script: one event, three restarts; the counter must read 1, not 3."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from eda_kit.store import SQLiteEventStore
+
+    root = Path(__file__).resolve().parents[2]
+    store_path, model_path = tmp_path / "shop.db", tmp_path / "ticks.db"
+    with SQLiteEventStore(store_path) as writer:
+        writer.append("clock", Event("Tick"))
+    outputs = []
+    for round_ in range(3):
+        if round_ == 2:
+            with SQLiteEventStore(store_path) as writer:
+                writer.append("clock", Event("Tick"))
+        done = subprocess.run(
+            [sys.executable, "-c", _RESTART, str(store_path), str(model_path)],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(root)},
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        outputs.append(done.stdout.split())
+    assert outputs == [["0", "1", "1"], ["1", "1", "1"], ["1", "2", "2"]]
+
+
+def test_a_new_projection_over_the_same_file_starts_where_it_got_to(tmp_path):
+    from eda_kit.store import SQLiteEventStore
+
+    with SQLiteEventStore(tmp_path / "shop.db") as store:
+        store.append("clock", [Event("Tick"), Event("Other"), Event("Tick")])
+        first = counting(store, tmp_path / "ticks.db")
+        assert first.catch_up() == 3
+        first.read_model.close()
+        second = counting(store, tmp_path / "ticks.db")
+        assert (second.position, second.lag) == (3, 0)  # "Other" had no handler: still counted
+        store.append("clock", Event("Tick"))
+        assert second.catch_up() == 1
+        assert second.read_model.query_one("SELECT n FROM counter") == {"n": 3}
+
+
+def test_a_read_model_ahead_of_its_store_is_refused(tmp_path):
+    from eda_kit.store import SQLiteEventStore
+
+    with SQLiteEventStore(tmp_path / "a.db") as store:
+        store.append("clock", [Event("Tick"), Event("Tick")])
+        counting(store, tmp_path / "ticks.db").catch_up()
+    with SQLiteEventStore(tmp_path / "b.db") as other:
+        other.append("clock", Event("Tick"))
+        with pytest.raises(ValueError, match="at position 2, but the store ends at 1"):
+            counting(other, tmp_path / "ticks.db")
+
+
+def test_rebuild_empties_a_file_read_model_and_refills_it(tmp_path):
+    from eda_kit.store import SQLiteEventStore
+
+    with SQLiteEventStore(tmp_path / "shop.db") as store:
+        store.append("clock", [Event("Tick"), Event("Tick")])
+        projection = counting(store, tmp_path / "ticks.db")
+        projection.catch_up()
+        projection.read_model.execute("UPDATE counter SET n = 99")  # a corrupted read model
+        assert projection.rebuild() == 2
+        assert projection.read_model.query_one("SELECT n FROM counter") == {"n": 2}
+        assert projection.read_model.checkpoints() == {"ticks": 2}
+
+        projection.read_model.checkpoint("someone-else").save(None, 1)
+        with pytest.raises(ValueError, match="also keeps the positions of someone-else"):
+            projection.rebuild()
+
+
+def test_a_live_projection_over_a_sqlite_read_model_follows_another_process(tmp_path):
+    """start(poll_every=...) applies events on the poller's thread: no thread errors."""
+    import time
+
+    from eda_kit.store import SQLiteEventStore
+
+    path = tmp_path / "shop.db"
+    with SQLiteEventStore(path) as reader, SQLiteEventStore(path) as writer:
+        projection = counting(reader, tmp_path / "ticks.db").start(poll_every=0.01)
+        for _ in range(20):
+            writer.append("clock", Event("Tick"))
+            projection.read_model.query("SELECT n FROM counter")  # queries from this thread
+        deadline = time.monotonic() + 10
+        while projection.position < 20 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        projection.stop()
+        assert projection.error is None, projection.error
+        assert projection.position == 20
+        assert projection.read_model.query_one("SELECT n FROM counter") == {"n": 20}

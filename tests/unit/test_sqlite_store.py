@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from eda_kit import Event
+from eda_kit.errors import StorageError, StoreLocked
 from eda_kit.store import NO_STREAM, SQLiteEventStore, WrongExpectedVersion
 from eda_kit.store import sqlite as sqlite_module
 
@@ -189,7 +190,7 @@ def test_a_background_poller_delivers_another_writers_events(tmp_path):
         assert sub.poll() == 1
         assert seen == ["A", "B", "C"]
         assert reader.load_checkpoint("poller") == 3
-    with pytest.raises(ValueError, match="positive"):
+    with pytest.raises(ValueError, match="interval must be a number of seconds > 0"):
         SQLiteEventStore(":memory:").subscribe(print).start(0)
 
 
@@ -356,3 +357,271 @@ def test_the_store_object_can_be_shared_with_threads(tmp_path):
             thread.join()
         assert store.last_position() == 80
         assert [store.stream_version(f"thread-{n}") for n in range(4)] == [20] * 4
+
+
+# --- retries across restarts and crashes ----------------------------------------------------------
+
+_RETRYING_WRITER = """
+import sys
+from eda_kit import Event
+from eda_kit.store import SQLiteEventStore
+store = SQLiteEventStore(sys.argv[1])
+batch = 0
+while True:  # batch b holds ids b-0 .. b-9 and goes after version 10 * b
+    events = [Event("Part", {"batch": batch, "part": i}, id=f"{batch}-{i}") for i in range(10)]
+    store.append("parts", events, expected_version=10 * batch)
+    batch += 1
+    if batch == 3:
+        print("writing", flush=True)
+"""
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.02, 0.1])
+def test_after_kill_9_retrying_the_unacknowledged_batches_stores_each_once(tmp_path, delay):
+    """The writer dies without knowing which append was its last; retrying both is safe."""
+    path = tmp_path / "retry.db"
+    SQLiteEventStore(path).close()
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    child = subprocess.Popen(
+        [sys.executable, "-c", _RETRYING_WRITER, str(path)], stdout=subprocess.PIPE, env=env
+    )
+    try:
+        assert child.stdout.readline() == b"writing\n"
+        time.sleep(delay)
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        child.stdout.close()
+
+    with SQLiteEventStore(path) as store:  # "the restarted writer"
+        done = store.stream_version("parts") // 10
+        for batch in (done - 1, done):  # the last acknowledged one may not have been seen
+            events = [
+                Event("Part", {"batch": batch, "part": i}, id=f"{batch}-{i}") for i in range(10)
+            ]
+            assert store.append("parts", events, expected_version=10 * batch) == 10 * batch + 10
+        stored = [e.id for e in store.read_stream("parts")]
+        assert stored == [f"{b}-{i}" for b in range(done + 1) for i in range(10)]
+
+
+def test_a_retry_after_a_restart_is_recognised(tmp_path):
+    path = tmp_path / "shop.db"
+    batch = [Event("OrderPlaced", {"total": 30}), Event("OrderPaid", {"amount": 30})]
+    with SQLiteEventStore(path) as store:
+        assert store.append("order-A1", batch, expected_version=NO_STREAM) == 2
+    with SQLiteEventStore(path) as store:
+        assert store.append("order-A1", batch, expected_version=NO_STREAM) == 2
+        assert store.last_position() == 2
+
+
+# --- files that are not ours, paths that can't work ---------------------------------------------
+
+
+def _file_state(path):
+    """Everything a refusal must leave alone: the bytes, and no new side files."""
+    folder = Path(path).parent
+    return Path(path).read_bytes(), sorted(p.name for p in folder.iterdir())
+
+
+def test_another_programs_database_is_refused_and_left_untouched(tmp_path):
+    path = tmp_path / "crm.db"
+    raw = sqlite3.connect(path)
+    raw.execute("CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT)")
+    raw.execute("INSERT INTO customers (name) VALUES ('asha')")
+    raw.commit()
+    raw.close()
+    before = _file_state(path)
+    with pytest.raises(ValueError, match=r"another program's SQLite database \(tables customers\)"):
+        SQLiteEventStore(path)
+    assert _file_state(path) == before
+    raw = sqlite3.connect(path)
+    assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "delete"  # not switched to WAL
+    assert raw.execute("SELECT name FROM customers").fetchall() == [("asha",)]
+    raw.close()
+
+
+def test_a_database_stamped_by_another_program_is_refused_even_when_empty(tmp_path):
+    path = tmp_path / "other.db"
+    raw = sqlite3.connect(path)
+    raw.execute("PRAGMA application_id = 1234")
+    raw.close()
+    before = _file_state(path)
+    with pytest.raises(ValueError, match="application id 0x4d2"):
+        SQLiteEventStore(path)
+    assert _file_state(path) == before
+
+
+def test_the_store_stamps_its_files_and_an_empty_file_becomes_a_store(tmp_path):
+    path = tmp_path / "empty.db"
+    path.touch()  # zero bytes: SQLite calls that an empty database
+    with SQLiteEventStore(path) as store:
+        store.append("s", ev())
+    raw = sqlite3.connect(path)
+    assert raw.execute("PRAGMA application_id").fetchone()[0] == sqlite_module.APPLICATION_ID
+    assert raw.execute("PRAGMA user_version").fetchone()[0] == sqlite_module.SCHEMA_VERSION
+    raw.close()
+
+
+def test_a_folder_is_not_a_store_file(tmp_path):
+    with pytest.raises(ValueError, match=r"is a folder, not a file: give the event store a file"):
+        SQLiteEventStore(tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_missing_folder_is_named(tmp_path):
+    path = tmp_path / "no" / "such" / "shop.db"
+    with pytest.raises(ValueError, match=r"the folder '.*no/such' does not exist") as caught:
+        SQLiteEventStore(path)
+    assert str(path) in str(caught.value)
+    assert not (tmp_path / "no").exists()
+
+
+@pytest.mark.parametrize(
+    ("timeout", "error", "message"),
+    [
+        (float("inf"), ValueError, "finite"),
+        (float("nan"), ValueError, "finite"),
+        (-1, ValueError, ">= 0"),
+        (1e9, ValueError, "at most 86400 seconds"),
+        (True, TypeError, "not bool"),
+        ("30", TypeError, "not str"),
+    ],
+)
+def test_timeouts_that_could_never_work_are_refused_at_once(tmp_path, timeout, error, message):
+    with pytest.raises(error, match=f"timeout must be .*{message}"):
+        SQLiteEventStore(tmp_path / "x.db", timeout=timeout)
+    assert not (tmp_path / "x.db").exists()
+
+
+_V1_SCHEMA = """
+CREATE TABLE events (position INTEGER PRIMARY KEY, stream_id TEXT NOT NULL,
+    version INTEGER NOT NULL, type TEXT NOT NULL, data TEXT NOT NULL, metadata TEXT NOT NULL,
+    id TEXT NOT NULL, time TEXT NOT NULL, UNIQUE (stream_id, version));
+CREATE INDEX events_stream_starts ON events (position, stream_id) WHERE version = 1;
+CREATE TABLE snapshots (stream_id TEXT NOT NULL, version INTEGER NOT NULL, state TEXT NOT NULL,
+    PRIMARY KEY (stream_id, version)) WITHOUT ROWID;
+CREATE TABLE checkpoints (name TEXT PRIMARY KEY, position INTEGER NOT NULL) WITHOUT ROWID;
+PRAGMA user_version = 1;
+"""
+
+
+def _v1_file(path, ids):
+    raw = sqlite3.connect(path)
+    raw.executescript(_V1_SCHEMA)
+    for version, event_id in enumerate(ids, start=1):
+        raw.execute(
+            "INSERT INTO events (stream_id, version, type, data, metadata, id, time) "
+            "VALUES ('s', ?, 'Old', '{}', '{}', ?, '2026-01-05T09:00:00+00:00')",
+            (version, event_id),
+        )
+    raw.commit()
+    raw.close()
+
+
+def test_a_store_file_from_eda_kit_0_1_is_upgraded_in_place(tmp_path):
+    path = tmp_path / "old.db"
+    _v1_file(path, ["a", "b"])
+    with SQLiteEventStore(path) as store:
+        assert [e.id for e in store.read_all()] == ["a", "b"]
+        retry = Event("Old", id="b")
+        assert store.append("s", retry, expected_version=1) == 2  # the new rule holds
+    raw = sqlite3.connect(path)
+    assert raw.execute("PRAGMA user_version").fetchone()[0] == sqlite_module.SCHEMA_VERSION
+    raw.close()
+
+
+def test_an_old_file_holding_an_id_twice_is_refused_unchanged(tmp_path):
+    path = tmp_path / "old.db"
+    _v1_file(path, ["a", "a"])  # what eda_kit 0.1 let happen
+    with pytest.raises(StorageError, match=r"stored event 'a' 2 times in stream 's'"):
+        SQLiteEventStore(path)
+    raw = sqlite3.connect(path)
+    assert raw.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert raw.execute("SELECT count(*) FROM events").fetchone()[0] == 2
+    raw.close()
+
+
+def test_driver_errors_become_storage_errors_naming_the_file(tmp_path):
+    path = tmp_path / "shop.db"
+    with SQLiteEventStore(path) as store:
+        for i in range(200):
+            store.append(f"order-{i}", Event("OrderPlaced", {"pad": "x" * 200}))
+    raw = sqlite3.connect(path)
+    page_size = raw.execute("PRAGMA page_size").fetchone()[0]
+    root = raw.execute("SELECT rootpage FROM sqlite_master WHERE name = 'events'").fetchone()[0]
+    raw.close()
+    with open(path, "r+b") as file:  # scribble over the events table's root page
+        file.seek((root - 1) * page_size)
+        file.write(b"\xff" * page_size)
+    with SQLiteEventStore(path) as store:
+        with pytest.raises(StorageError, match=r"reading the log of '.*shop.db' failed: Data"):
+            store.read_all()
+        with pytest.raises(
+            StorageError, match=r"appending to '.*shop.db' \(stream 'x'\)"
+        ) as caught:
+            store.append("x", ev())
+        assert isinstance(caught.value.__cause__, sqlite3.DatabaseError)
+
+
+def test_a_lock_held_too_long_is_store_locked(tmp_path):
+    path = tmp_path / "shop.db"
+    with SQLiteEventStore(path, timeout=0.05) as store:
+        blocker = sqlite3.connect(path, isolation_level=None)
+        blocker.execute("BEGIN IMMEDIATE")
+        try:
+            with pytest.raises(StoreLocked, match="shop.db"):
+                store.append("s", ev())
+            with pytest.raises(StoreLocked):
+                store.save_checkpoint("c", 0)
+        finally:
+            blocker.execute("ROLLBACK")
+            blocker.close()
+
+
+# --- payloads at the edge of what can be stored ---------------------------------------------------
+
+
+def _nested(depth):
+    value = "bottom"
+    for _ in range(depth - 1):
+        value = [value]
+    return {"deep": value} if depth else value
+
+
+def test_the_deepest_payload_allowed_is_stored_and_read_back(tmp_path):
+    from eda_kit.payloads import MAX_DEPTH
+
+    with SQLiteEventStore(tmp_path / "deep.db") as store:
+        store.append("s", Event("Deep", _nested(MAX_DEPTH)))
+        assert store.read_all()[0].data == _nested(MAX_DEPTH)
+        with pytest.raises(TypeError, match="nested more than 100 levels"):
+            store.append("s", Event("Deeper", _nested(MAX_DEPTH + 1)))
+        assert store.last_position() == 1
+
+
+def _deepen_second_event(path, depth):
+    with SQLiteEventStore(path) as store:
+        store.append("s", [ev("Fine"), ev("Fine")])
+    raw = sqlite3.connect(path)
+    raw.execute("UPDATE events SET data = ? WHERE position = 2", ("[" * depth + "]" * depth,))
+    raw.commit()
+    raw.close()
+
+
+def test_a_deeper_payload_written_by_another_tool_still_reads_while_it_can(tmp_path):
+    _deepen_second_event(tmp_path / "deep.db", 300)
+    with SQLiteEventStore(tmp_path / "deep.db") as store:
+        assert str(store.read_all()[1].data).count("[") == 300
+
+
+def test_a_payload_too_deep_to_read_is_named_not_a_recursion_error(tmp_path):
+    depth = 5000
+    path = tmp_path / "deep.db"
+    _deepen_second_event(path, depth)
+    with SQLiteEventStore(path) as store:
+        message = rf"position 2 \(stream 's', version 2\) .* nested {depth} levels deep"
+        with pytest.raises(ValueError, match=message):
+            store.read_all()
+        with pytest.raises(ValueError, match=message):
+            store.read_stream("s")
+        assert [e.position for e in store.read_all(limit=1)] == [1]  # the rest still reads

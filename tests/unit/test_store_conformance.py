@@ -19,6 +19,7 @@ from eda_kit.store import (
     MAX_STREAM_ID_LENGTH,
     NO_STREAM,
     STREAM_EXISTS,
+    DuplicateEventId,
     EventStore,
     InMemoryEventStore,
     Snapshot,
@@ -61,6 +62,11 @@ def store(make_store):
 
 def ev(type_="Happened", **data):
     return Event(type_, data)
+
+
+def wait_for(store):
+    """Live deliveries may run off the writer's path: wait until the subscribers have them."""
+    store.wait_for_subscribers(timeout=30)
 
 
 # --- appending and reading -------------------------------------------------------------------
@@ -218,6 +224,127 @@ def test_two_writers_with_the_same_stale_version_cannot_both_append(store):
     with pytest.raises(WrongExpectedVersion):
         store.append("acc", ev("Deposited", by="b"), expected_version=seen_by_b)
     assert [e.data.get("by") for e in store.read_stream("acc")] == [None, "a"]
+
+
+# --- retries: the same events again are stored once (KurrentDB's idempotence rule) ---------
+
+
+def placed_and_paid():
+    return [Event("OrderPlaced", {"total": 30}), Event("OrderPaid", {"amount": 30})]
+
+
+@pytest.mark.parametrize("expected", [NO_STREAM, 0, ANY])
+def test_a_retried_append_stores_nothing_and_returns_the_first_result(store, expected):
+    batch = placed_and_paid()
+    assert store.append("order-A1", batch, expected_version=expected) == 2
+    assert store.append("order-A1", batch, expected_version=expected) == 2  # the retry
+    assert store.append("order-A1", list(batch), expected_version=expected) == 2  # and again
+    assert [e.id for e in store.read_all()] == [e.id for e in batch]
+    assert store.last_position() == 2 and store.stream_version("order-A1") == 2
+
+
+def test_a_retry_is_recognised_after_other_writers_moved_the_stream_on(store):
+    store.append("acc", ev("Opened"))
+    deposit = [ev("Deposited", amount=5), ev("Deposited", amount=7)]
+    assert store.append("acc", deposit, expected_version=1) == 3
+    store.append("acc", ev("Withdrawn", amount=2), expected_version=3)  # someone else
+    # the first writer never got its acknowledgement and retries, at its own expected version
+    assert store.append("acc", deposit, expected_version=1) == 3
+    assert store.append("acc", deposit[:1], expected_version=1) == 2  # a prefix was an append
+    assert [e.type for e in store.read_stream("acc")] == [
+        "Opened",
+        "Deposited",
+        "Deposited",
+        "Withdrawn",
+    ]
+
+
+def test_a_retry_with_stream_exists_or_any_finds_the_batch_wherever_it_is(store):
+    store.append("acc", ev("Opened"))
+    batch = [ev("Deposited", amount=5)]
+    assert store.append("acc", batch, expected_version=STREAM_EXISTS) == 2
+    store.append("acc", ev("Withdrawn"))
+    assert store.append("acc", batch, expected_version=STREAM_EXISTS) == 2
+    assert store.append("acc", batch) == 2
+    assert store.last_position() == 3
+
+
+def test_a_retry_is_not_delivered_or_traced_again(make_store):
+    tracer = Tracer()
+    store = make_store(tracer=tracer)
+    seen = []
+    store.subscribe(seen.append)
+    batch = placed_and_paid()
+    store.append("order-A1", batch, expected_version=NO_STREAM)
+    store.append("order-A1", batch, expected_version=NO_STREAM)
+    wait_for(store)
+    assert [e.position for e in seen] == [1, 2]
+    assert [r.outcome for r in tracer if r.target is None] == ["sent", "sent"]
+
+
+def test_the_same_ids_at_another_expected_version_are_refused(store):
+    placed = ev("OrderPlaced")
+    store.append("order-A1", placed, expected_version=NO_STREAM)
+    store.append("order-A1", ev("OrderPaid"), expected_version=1)
+    with pytest.raises(DuplicateEventId) as caught:
+        store.append("order-A1", placed, expected_version=2)  # "the next event", but it isn't
+    assert caught.value.stream_id == "order-A1" and caught.value.event_ids == [placed.id]
+    assert str(caught.value) == (
+        "stream 'order-A1': the events of this append are stored at version 1, that is after "
+        "version 0, and this append expects version 2. An event id names one event: a retry "
+        "repeats the same append (same events, same expected_version); new events need new ids"
+    )
+    with pytest.raises(DuplicateEventId):
+        store.append("order-A1", placed, expected_version=1)
+    assert store.last_position() == 2
+
+
+def test_a_batch_partly_stored_is_refused_and_writes_nothing(store):
+    first, second = ev("A"), ev("B")
+    store.append("s", first)
+    with pytest.raises(DuplicateEventId, match=r"1 of the 2 events of this append are already "):
+        store.append("s", [first, second], expected_version=0)
+    with pytest.raises(DuplicateEventId, match="already stored"):
+        store.append("s", [second, first])  # with ANY too
+    assert [e.id for e in store.read_all()] == [first.id]
+
+
+def test_a_retry_in_another_order_is_refused(store):
+    a, b = ev("A"), ev("B")
+    store.append("s", [a, b])
+    with pytest.raises(DuplicateEventId, match="not together in this order"):
+        store.append("s", [b, a], expected_version=0)
+    assert store.last_position() == 2
+
+
+def test_an_id_reused_for_other_content_is_refused(store):
+    first = Event("Deposited", {"amount": 5})
+    store.append("acc", first)
+    other = Event("Deposited", {"amount": 500}, id=first.id)
+    with pytest.raises(
+        DuplicateEventId, match=r"stored at version 1 as Deposited \{\"amount\":5\}"
+    ):
+        store.append("acc", other, expected_version=0)
+    relabelled = Event("Deposited", {"amount": 5}, metadata={"by": "eve"}, id=first.id)
+    with pytest.raises(DuplicateEventId, match="other metadata"):
+        store.append("acc", relabelled, expected_version=0)
+    same_but_later = Event("Deposited", {"amount": 5}, id=first.id)  # a new time is fine
+    assert store.append("acc", same_but_later, expected_version=0) == 1
+    assert store.last_position() == 1
+
+
+def test_one_id_twice_in_a_batch_is_refused(store):
+    event = ev("A")
+    with pytest.raises(ValueError, match=r"events\[2\] has the same id as events\[0\]"):
+        store.append("s", [event, ev("B"), event])
+    assert store.last_position() == 0
+
+
+def test_one_id_may_be_used_in_two_streams(store):
+    event = ev("Copied")
+    assert store.append("original", event) == 1
+    assert store.append("copy", event) == 1
+    assert store.last_position() == 2
 
 
 # --- bad input: a clear error, nothing written ----------------------------------------------
@@ -403,6 +530,62 @@ def test_a_checkpointed_subscriber_resumes_where_it_stopped(store):
     assert store.load_checkpoint("dashboard") == 3
 
 
+def test_a_checkpoint_in_the_handlers_database_is_saved_in_its_transaction(store):
+    from eda_kit.cqrs import SQLiteReadModel
+
+    db = SQLiteReadModel("CREATE TABLE seen (position INTEGER PRIMARY KEY, type TEXT)")
+    store.append("a", [ev("One"), ev("Two"), ev("Three")])
+
+    def remember(event, unit):
+        unit.execute("INSERT INTO seen VALUES (?, ?)", (event.position, event.type))
+        if event.type == "Three" and broken:
+            raise RuntimeError("after the insert")
+
+    broken = True
+    with pytest.raises(RuntimeError):
+        store.subscribe(remember, checkpoint=db.checkpoint("seen"))
+    assert db.query("SELECT position FROM seen") == [{"position": 1}, {"position": 2}]
+    assert db.checkpoints() == {"seen": 2}  # the insert of Three was rolled back with it
+    broken = False
+    sub = store.subscribe(remember, checkpoint=db.checkpoint("seen"))  # resumes at Three
+    store.append("a", ev("Four"))
+    wait_for(store)
+    assert [row["type"] for row in db.query("SELECT type FROM seen ORDER BY position")] == [
+        "One",
+        "Two",
+        "Three",
+        "Four",
+    ]
+    assert db.checkpoints() == {"seen": 4} and sub.position == 4
+    assert store.load_checkpoint("seen") == 0  # the store keeps no copy of it
+
+
+def test_wait_until_says_whether_a_subscription_got_there(store):
+    store.append("s", ev("A"))
+    seen = []
+    sub = store.subscribe(lambda e: seen.append(e.position))
+    assert sub.wait_until(1) is True and sub.wait_until() is True
+    store.append("s", ev("B"))
+    assert sub.wait_until(2, timeout=30) is True and seen == [1, 2]
+
+    def fragile(event):
+        if event.type == "Bad":
+            raise KeyError("sku")
+
+    stuck = store.subscribe(fragile)
+    store.append("s", ev("Bad"))
+    assert stuck.wait_until(timeout=30) is False  # stopped at position 3: it won't get there
+    assert stuck.failed_event.position == 3 and isinstance(stuck.error, KeyError)
+    store.wait_for_subscribers(timeout=30)  # returns: everyone got there or stopped
+
+    polled = store.subscribe(lambda e: None, live=False)
+    store.append("s", ev("C"))
+    with pytest.raises(ValueError, match="not live and not polling"):
+        polled.wait_until(4)
+    with pytest.raises(ValueError, match="timeout must be a finite number"):
+        sub.wait_until(3, timeout=float("inf"))
+
+
 def test_a_failing_handler_keeps_its_event_during_catch_up(store):
     store.append("a", [ev("One"), ev("Boom"), ev("Three")])
     seen = []
@@ -478,6 +661,18 @@ def test_small_batches_deliver_everything(store):
     store.subscribe(lambda e: seen.append(e.data["n"]), batch_size=3, checkpoint="c")
     assert seen == list(range(7))
     assert store.load_checkpoint("c") == 7
+
+
+@pytest.mark.parametrize("interval", [0, -1, float("inf"), float("nan"), 1e10, True, "1"])
+def test_polling_intervals_that_could_never_work_are_refused_at_once(store, interval):
+    sub = store.subscribe(lambda e: None)
+    with pytest.raises((ValueError, TypeError), match="interval must be"):
+        sub.start(interval)
+    assert not sub.polling
+    from eda_kit import Projection
+
+    with pytest.raises((ValueError, TypeError), match="poll_every must be"):
+        Projection("p", store).start(poll_every=interval)
 
 
 def test_bad_subscriptions_are_refused(store):
