@@ -327,8 +327,26 @@ def test_a_schema_of_another_version_is_refused(pg):
     store = pg.store()
     with psycopg.connect(pg.url, autocommit=True) as conn:
         conn.execute(f'UPDATE "{store.schema}".eda_log SET schema_version = 99')
-    with pytest.raises(StorageError, match="tables of version 99; this eda_kit reads version 1"):
+    with pytest.raises(StorageError, match="tables of version 99; this eda_kit reads version 2"):
         PostgresEventStore(pg.url, schema=store.schema)
+
+
+def test_a_version_1_schema_is_upgraded_to_unique_event_ids(pg):
+    import psycopg
+
+    store = pg.store()
+    placed = Event("OrderPlaced", {"total": 30})
+    store.append("order-A1", placed)
+    store.close()
+    with psycopg.connect(pg.url, autocommit=True) as conn:  # as eda_kit 0.1 left it
+        conn.execute(f'DROP INDEX "{store.schema}".eda_events_stream_ids')
+        conn.execute(f'UPDATE "{store.schema}".eda_log SET schema_version = 1')
+    with PostgresEventStore(pg.url, schema=store.schema) as again:
+        assert again.append("order-A1", placed, expected_version=0) == 1  # a retry: recognised
+        assert again.last_position() == 1
+    with psycopg.connect(pg.url, autocommit=True) as conn:
+        version = conn.execute(f'SELECT schema_version FROM "{store.schema}".eda_log').fetchone()
+    assert version == (2,)
 
 
 def test_reopening_a_schema_gives_everything_back(pg):
