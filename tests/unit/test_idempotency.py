@@ -470,6 +470,9 @@ def charge(amount):
         f.write("charged\n")
     if mode == "hang":
         time.sleep(60)          # killed here, after the effect
+    if mode == "slow":
+        while not os.path.exists(marker + ".go"):
+            time.sleep(0.01)    # works until the test says so
     return {"paid": amount}
 
 def charge_locally(conn, amount):
@@ -511,6 +514,21 @@ def test_a_second_process_sees_the_claim_and_then_the_outcome(tmp_path):
     with SQLiteIdempotencyStore(path) as here:
         assert here.run("k", lambda amount: {"paid": "again"}, 30) == {"paid": 30}
     assert marker.read_text() == "charged\n"
+
+
+def test_a_second_process_waits_for_the_first_outcome(tmp_path):
+    path, marker = tmp_path / "keys.db", tmp_path / "marker"
+    SQLiteIdempotencyStore(path).close()
+    child = run_child(path, "k", marker, "slow")
+    wait_for(lambda: marker.exists())  # the child has claimed the key and is working
+    with SQLiteIdempotencyStore(path) as here:
+        with pytest.raises(IdempotencyKeyInUse, match="claimed by 'child'"):
+            here.run("k", lambda amount: {"paid": "mine"}, 30)
+        threading.Timer(0.2, lambda: (tmp_path / "marker.go").touch()).start()
+        assert here.run("k", lambda amount: {"paid": "mine"}, 30, wait=60) == {"paid": 30}
+    assert child.wait(30) == 0
+    child.stdout.close()
+    assert marker.read_text() == "charged\n"  # the work ran once, in the child
 
 
 def test_kill_9_mid_work_leaves_the_key_claimed_and_the_work_never_repeats(tmp_path):
