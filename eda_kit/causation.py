@@ -31,7 +31,8 @@ is the subscriber's name), ``CommandBus.dispatch`` while a command handler runs 
 gets an id, ``cmd-...``, and starts a conversation unless one is already going on; the actor
 is whoever is acting around the dispatch), a saga while a step's action or compensation runs
 (the cause is the step, ``<saga_id>/<step>``, in the conversation the saga belongs to, else
-one named after the saga; the actor is the step's service, else the saga). Start a
+one named after the saga; the actor is the step's service, else the saga), and a projection
+while its handler applies an event (the actor is the projection's name). Start a
 conversation yourself, with a request id and a user, around anything::
 
     with caused_by(correlation_id="req-7", actor="asha"):

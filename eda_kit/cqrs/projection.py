@@ -52,6 +52,7 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
+from ..causation import call_with_cause, cause_of
 from ..errors import (
     CheckpointConflict,
     InvalidType,
@@ -298,7 +299,8 @@ class Projection:
             try:
                 with keeper.transaction() as unit:
                     self._check_saved(unit)
-                    handler(unit, event)
+                    # events the handler creates are caused by this one, recorded by us
+                    call_with_cause(cause_of(event, self.name), handler, unit, event)
                     keeper.save(unit, event.position)
             except CheckpointConflict:
                 self._resync()  # someone else applied it; our change was rolled back

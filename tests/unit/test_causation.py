@@ -224,3 +224,24 @@ def test_a_saga_steps_events_are_caused_by_the_step_even_in_a_worker_thread():
         "causation_id": "order-A2/charge",
         "actor": "PaymentService",
     }
+
+
+def test_a_projection_handlers_events_are_caused_by_the_event_it_applies():
+    from eda_kit import Projection
+
+    store = InMemoryEventStore()
+    placed = Event("OrderPlaced", {"order_id": "A1"}, metadata={"correlation_id": "req-9"})
+    store.append("order-A1", placed)
+    made = []
+    alerts = Projection("big-orders", store)
+
+    @alerts.on("OrderPlaced")
+    def alert(view, event):
+        made.append(Event("BigOrderNoticed", {"order_id": event.data["order_id"]}))
+
+    alerts.catch_up()
+    assert keys(made[0]) == {
+        "correlation_id": "req-9",
+        "causation_id": placed.id,
+        "actor": "big-orders",
+    }
