@@ -120,3 +120,23 @@ def test_a_failing_change_rolls_back_with_its_position(pg):
 def test_bad_schema_names_are_refused():
     with pytest.raises(ValueError, match="schema must be lowercase"):
         PostgresReadModel("postgresql://127.0.0.1:1/x", SCHEMA_SQL, schema="Views")
+
+
+def test_a_store_subscription_keeps_its_position_in_the_read_model(pg):
+    store = pg.store()
+    fill(store, 5)
+    model = PostgresReadModel(pg.url, SCHEMA_SQL, schema=pg.new_schema())
+
+    def placed(event, db):
+        db.execute("INSERT INTO totals VALUES (%s, %s)", (event.data["id"], event.data["total"]))
+
+    subscription = store.subscribe(placed, checkpoint=model.checkpoint("totals"), live=False)
+    assert model.checkpoints() == {"totals": 5}
+    subscription.close()
+    fill_more = Event("OrderPlaced", {"id": "late", "total": 99})
+    store.append("order-late", fill_more)
+    again = store.subscribe(placed, checkpoint=model.checkpoint("totals"), live=False)
+    assert model.checkpoints() == {"totals": 6}  # resumed after 5: nothing applied twice
+    assert model.query_one("SELECT count(*) AS n FROM totals") == {"n": 6}
+    again.close()
+    model.close()
