@@ -17,7 +17,8 @@ __all__ = [
     "command_handler",
     "stale_read",
     "add_open_orders",
-    "cancel_order",
+    "add_item",
+    "ORDER_LIMIT",
     "unseen_events",
 ]
 
@@ -239,89 +240,111 @@ open_orders_read_model = Exercise(
 
 
 # ======================================================================================
-# 2. a command handler that decides from the stream and writes only if nothing changed
+# 2. a command handler: a rule over several events, kept even with a rival writer
+
+#: The most one order may come to (the kitchen's rule for a single table).
+ORDER_LIMIT = 200
 
 
-def cancel_order(store, order_id):
+def add_item(store, order_id, item, price):
     stream = f"order-{order_id}"
-    history = store.read_stream(stream)  # what we decide on
-    status, customer = None, None
+    history = store.read_stream(stream)  # load
+    status, total = None, 0
     for event in history:
         if event.type == "OrderPlaced":
-            status, customer = "placed", event.data["customer"]
-        elif event.type == "OrderPaid":
-            status = "paid"
-        elif event.type == "OrderCancelled":
-            status = "cancelled"
-    if status != "placed":
-        raise ValueError(f"order {order_id} is {status or 'unknown'}: it can't be cancelled")
-    cancelled = Event("OrderCancelled", {"order_id": order_id, "customer": customer})
-    # Write only if the stream is still as we read it: otherwise WrongExpectedVersion.
-    return store.append(stream, cancelled, expected_version=len(history))
+            status, total = "placed", event.data["total"]
+        elif event.type == "ItemAdded":
+            total += event.data["price"]
+        elif event.type in ("OrderPaid", "OrderCancelled"):
+            status = "closed"
+    if status != "placed":  # decide
+        raise ValueError(f"order {order_id} is not open: items can't be added")
+    if price <= 0:
+        raise ValueError(f"an item's price must be positive, not {price}")
+    if total + price > ORDER_LIMIT:
+        raise ValueError(f"order {order_id} would come to {total + price}, over {ORDER_LIMIT}")
+    added = Event("ItemAdded", {"order_id": order_id, "item": item, "price": price})
+    # record, only if the stream is still as we read it (else: WrongExpectedVersion)
+    return store.append(stream, added, expected_version=len(history))
 
 
-def _no_expected_version(store, order_id):  # decides on one state, writes onto another
+def _no_expected_version(store, order_id, item, price):  # decides on one state, writes onto another
     history = store.read_stream(f"order-{order_id}")
     types = [e.type for e in history]
+    total = sum(e.data.get("total", 0) + e.data.get("price", 0) for e in history)
     if "OrderPlaced" not in types or "OrderPaid" in types or "OrderCancelled" in types:
-        raise ValueError("can't cancel")
-    event = Event("OrderCancelled", {"order_id": order_id, "customer": history[0].data["customer"]})
+        raise ValueError("not open")
+    if price <= 0 or total + price > ORDER_LIMIT:
+        raise ValueError("refused")
+    event = Event("ItemAdded", {"order_id": order_id, "item": item, "price": price})
     return store.append(f"order-{order_id}", event)
 
 
-def _checks_after_writing(store, order_id):
+def _checks_after_writing(store, order_id, item, price):
     history = store.read_stream(f"order-{order_id}")
-    customer = history[0].data["customer"] if history else None
-    event = Event("OrderCancelled", {"order_id": order_id, "customer": customer})
+    event = Event("ItemAdded", {"order_id": order_id, "item": item, "price": price})
     version = store.append(f"order-{order_id}", event, expected_version=len(history))
-    if [e.type for e in history] != ["OrderPlaced"]:
-        raise ValueError("can't cancel")
+    total = sum(e.data.get("total", 0) + e.data.get("price", 0) for e in history)
+    if not history or price <= 0 or total + price > ORDER_LIMIT:
+        raise ValueError("refused")
     return version
 
 
-def _forgets_paid_orders(store, order_id):
+def _forgets_the_items(store, order_id, item, price):  # the limit checked on the first total only
     history = store.read_stream(f"order-{order_id}")
     types = [e.type for e in history]
-    if "OrderPlaced" not in types or "OrderCancelled" in types:
-        raise ValueError("can't cancel")
-    event = Event("OrderCancelled", {"order_id": order_id, "customer": history[0].data["customer"]})
+    if "OrderPlaced" not in types or "OrderPaid" in types or "OrderCancelled" in types:
+        raise ValueError("not open")
+    if price <= 0 or history[0].data["total"] + price > ORDER_LIMIT:
+        raise ValueError("refused")
+    event = Event("ItemAdded", {"order_id": order_id, "item": item, "price": price})
     return store.append(f"order-{order_id}", event, expected_version=len(history))
 
 
-def _returns_the_global_position(store, order_id):
+def _returns_the_global_position(store, order_id, item, price):
     history = store.read_stream(f"order-{order_id}")
-    if [e.type for e in history] != ["OrderPlaced"]:
-        raise ValueError("can't cancel")
-    event = Event("OrderCancelled", {"order_id": order_id, "customer": history[0].data["customer"]})
+    types = [e.type for e in history]
+    total = sum(e.data.get("total", 0) + e.data.get("price", 0) for e in history)
+    if "OrderPlaced" not in types or "OrderPaid" in types or "OrderCancelled" in types:
+        raise ValueError("not open")
+    if price <= 0 or total + price > ORDER_LIMIT:
+        raise ValueError("refused")
+    event = Event("ItemAdded", {"order_id": order_id, "item": item, "price": price})
     store.append(f"order-{order_id}", event, expected_version=len(history))
     return store.last_position()
 
 
-def _cancel_with_match(store, order_id):  # right: match, and the version of the last event
+def _add_with_match(store, order_id, item, price):  # right: match, and the last event's version
     history = store.read_stream(f"order-{order_id}")
-    status, customer = "unknown", None
+    state, total = "unknown", 0
     for event in history:
         match event.type:
             case "OrderPlaced":
-                status, customer = "placed", event.data["customer"]
+                state, total = "open", event.data["total"]
+            case "ItemAdded":
+                total += event.data["price"]
             case "OrderPaid" | "OrderCancelled":
-                status = event.type
-    if status != "placed":
-        raise ValueError(f"order {order_id}: {status}")
-    last = history[-1].version
-    event = Event("OrderCancelled", {"order_id": order_id, "customer": customer})
-    return store.append(f"order-{order_id}", event, expected_version=last)
+                state = "closed"
+    if state != "open" or not 0 < price <= ORDER_LIMIT - total:
+        raise ValueError(f"can't add {item} ({price}) to order {order_id}")
+    event = Event("ItemAdded", {"order_id": order_id, "item": item, "price": price})
+    return store.append(f"order-{order_id}", event, expected_version=history[-1].version)
 
 
-def _cancel_reading_the_version_first(store, order_id):  # right: the version, then the events
+def _add_reading_the_version_first(store, order_id, item, price):  # right: version, then events
     stream = f"order-{order_id}"
     version = store.stream_version(stream)
-    types = [e.type for e in store.read_stream(stream)]
-    placed = [e for e in store.read_stream(stream) if e.type == "OrderPlaced"]
-    if not placed or "OrderPaid" in types or "OrderCancelled" in types:
-        raise ValueError(f"order {order_id} can't be cancelled")
-    data = {"order_id": order_id, "customer": placed[0].data["customer"]}
-    return store.append(stream, Event("OrderCancelled", data), expected_version=version)
+    events = store.read_stream(stream)
+    kinds = {e.type for e in events}
+    total = sum(
+        e.data["total"] if e.type == "OrderPlaced" else e.data.get("price", 0) for e in events
+    )
+    if "OrderPlaced" not in kinds or kinds & {"OrderPaid", "OrderCancelled"}:
+        raise ValueError(f"order {order_id} is not open")
+    if price <= 0 or total + price > ORDER_LIMIT:
+        raise ValueError(f"{item} at {price} is refused")
+    data = {"order_id": order_id, "item": item, "price": price}
+    return store.append(stream, Event("ItemAdded", data), expected_version=version)
 
 
 class _RivalStore(InMemoryEventStore):
@@ -354,109 +377,161 @@ class _RivalStore(InMemoryEventStore):
 _REFUSALS = ("ValueError", "WrongExpectedVersion")
 
 
-def _run_cancel(cancel, case):
-    """``case``: the orders in the store, the order to cancel, and an optional rival who pays
-    (or cancels) that order right after the answer first reads it."""
-    target = case["cancel"]
-    rival_event = None
-    customer = next((c for o, c, _ in case["orders"] if o == target), "asha")
-    if case.get("rival"):
-        rival_event = _event(case["rival"], target, customer)
-    store = _RivalStore(f"order-{target}", rival_event)
-    for order_id, who, life in case["orders"]:
-        for kind in life:
-            store.append(f"order-{order_id}", _event(kind, order_id, who))
-    store.armed = rival_event is not None
-    result = outcome(cancel, store, target, exact=True)
+def _item_event(order_id, step):
+    """An order's event from a short description: "placed 30", "item 25", "paid", "cancelled"."""
+    kind, _, amount = step.partition(" ")
+    if kind == "placed":
+        return Event(
+            "OrderPlaced", {"order_id": order_id, "customer": "asha", "total": int(amount)}
+        )
+    if kind == "item":
+        return Event("ItemAdded", {"order_id": order_id, "item": "extra", "price": int(amount)})
+    return Event({"paid": "OrderPaid", "cancelled": "OrderCancelled"}[kind], {"order_id": order_id})
+
+
+def _run_add_item(add, case):
+    """``case``: each order's life so far, the item to add, and an optional rival who writes
+    to that order right after the answer first reads it."""
+    target = case["order"]
+    rival = _item_event(target, case["rival"]) if case.get("rival") else None
+    store = _RivalStore(f"order-{target}", rival)
+    for order_id, life in case["orders"]:
+        for step in life:
+            store.append(f"order-{order_id}", _item_event(order_id, step))
+    store.armed = rival is not None
+    result = outcome(add, store, target, case["item"], case["price"], exact=True)
     if isinstance(result, Raised) and result.error in _REFUSALS:
-        result = "refused"  # ValueError, or the store's WrongExpectedVersion: both say no
+        result = "refused"  # a ValueError, or the store's WrongExpectedVersion: both say no
     stored = [(e.stream_id, e.version, e.type, dict(e.data)) for e in store.read_all()]
     return {"result": result, "stored": stored}
 
 
-def _describe_cancel(case):
+def _describe_add_item(case):
+    orders = "; ".join(f"{o}: {', '.join(life)}" for o, life in case["orders"])
     rival = (
-        f", and a rival writes {case['rival']} right after you read" if case.get("rival") else ""
+        f", and a rival writes '{case['rival']}' right after you read" if case.get("rival") else ""
     )
-    return f"cancel {case['cancel']} with {_describe_orders(case['orders'])}{rival}"
+    return f"add {case['item']} at {case['price']} to {case['order']} (orders {orders}){rival}"
 
 
-def _generate_cancel(rng, size):
-    orders = [
-        (order_id, customer, [kind for kind in life if kind != "OrderQuoted"] or ["OrderPlaced"])
-        for order_id, customer, life in _generate_orders(rng, size)
-    ]
-    orders = [o for o in orders if o[2][0] == "OrderPlaced"] or [("A0", "asha", ["OrderPlaced"])]
-    known = [order_id for order_id, _, _ in orders]
-    case = {"orders": orders, "cancel": rng.choice([*known, *known, "Z9"])}
+def _generate_add_item(rng, size):
+    orders = []
+    for number in range(rng.randint(1, 2 + size // 3)):
+        life = [f"placed {rng.randint(1, 150)}"]
+        for _ in range(rng.randint(0, 1 + size // 2)):
+            life.append(rng.choice(["item", "item", "item", "paid", "cancelled"]))
+            if life[-1] == "item":
+                life[-1] = f"item {rng.randint(1, 60)}"
+        orders.append((f"A{number}", life))
+    known = [order_id for order_id, _ in orders]
+    case = {
+        "orders": orders,
+        "order": rng.choice([*known, *known, "Z9"]),
+        "item": rng.choice(["chai", "dosa"]),
+        "price": rng.choice([0, 1, rng.randint(1, 120), rng.randint(1, 120)]),
+    }
     if rng.random() < 0.3:
-        case["rival"] = rng.choice(["OrderPaid", "OrderCancelled"])
+        case["rival"] = rng.choice(["paid", f"item {rng.randint(1, 60)}"])
     return case
 
 
-def _placed(order_id, customer, *more):
-    return (order_id, customer, ["OrderPlaced", *more])
-
-
 command_handler = Exercise(
-    "A command handler: cancel an order, only if nothing changed since you looked",
-    reference=cancel_order,
-    run=_run_cancel,
-    describe=_describe_cancel,
+    "A command handler: a rule over several events, kept even with a rival writer",
+    reference=add_item,
+    run=_run_add_item,
+    describe=_describe_add_item,
     probes=[
-        Probe("cancel A1, placed by asha", {"orders": [_placed("A1", "asha")], "cancel": "A1"}),
         Probe(
-            "cancel B1 in a store that holds other orders (version != position)",
+            "add chai at 20 to A1, placed at 30",
+            {"orders": [("A1", ["placed 30"])], "order": "A1", "item": "chai", "price": 20},
+        ),
+        Probe(
+            "add to B1 in a store that holds other orders (version != position)",
             {
-                "orders": [_placed("A1", "asha", "OrderPaid"), _placed("B1", "ben")],
-                "cancel": "B1",
+                "orders": [("A1", ["placed 30", "item 5"]), ("B1", ["placed 12"])],
+                "order": "B1",
+                "item": "chai",
+                "price": 20,
             },
         ),
         Probe(
-            "cancel A1, which is already paid",
-            {"orders": [_placed("A1", "asha", "OrderPaid")], "cancel": "A1"},
+            "A1 is at 190 after two items: one more at 15 would make 205",
+            {
+                "orders": [("A1", ["placed 100", "item 50", "item 40"])],
+                "order": "A1",
+                "item": "dosa",
+                "price": 15,
+            },
         ),
         Probe(
-            "cancel A1 a second time",
-            {"orders": [_placed("A1", "asha", "OrderCancelled")], "cancel": "A1"},
+            "A1 is at 190: an item at exactly 10 brings it to the limit, 200",
+            {
+                "orders": [("A1", ["placed 100", "item 50", "item 40"])],
+                "order": "A1",
+                "item": "dosa",
+                "price": 10,
+            },
         ),
         Probe(
-            "cancel Z9, which was never placed", {"orders": [_placed("A1", "asha")], "cancel": "Z9"}
+            "A1 is already paid",
+            {"orders": [("A1", ["placed 30", "paid"])], "order": "A1", "item": "chai", "price": 5},
+        ),
+        Probe(
+            "an item with price 0",
+            {"orders": [("A1", ["placed 30"])], "order": "A1", "item": "chai", "price": 0},
+        ),
+        Probe(
+            "Z9 was never placed",
+            {"orders": [("A1", ["placed 30"])], "order": "Z9", "item": "chai", "price": 5},
+        ),
+        Probe(
+            "a rival adds an item at 60 between your read and your append (A1 at 100, yours 60)",
+            {
+                "orders": [("A1", ["placed 100"])],
+                "order": "A1",
+                "item": "dosa",
+                "price": 60,
+                "rival": "item 60",
+            },
         ),
         Probe(
             "a rival pays A1 between your read and your append",
-            {"orders": [_placed("A1", "asha")], "cancel": "A1", "rival": "OrderPaid"},
-        ),
-        Probe(
-            "a rival cancels A1 between your read and your append",
-            {"orders": [_placed("A1", "asha")], "cancel": "A1", "rival": "OrderCancelled"},
+            {
+                "orders": [("A1", ["placed 30"])],
+                "order": "A1",
+                "item": "chai",
+                "price": 5,
+                "rival": "paid",
+            },
         ),
     ],
-    generate=_generate_cancel,
+    generate=_generate_add_item,
     hints=[
-        "Load, decide, record. Read the order's stream, fold it into a status (placed, paid, "
-        "cancelled), and raise ValueError unless the status is 'placed', before writing anything.",
-        "Between your read and your append another request may pay the order. Make the append "
-        "conditional: expected_version = the version you read (the number of events in the "
-        "stream), so the store refuses with WrongExpectedVersion if anything was added since.",
-        "history = store.read_stream(stream); fold it; if status != 'placed': raise "
-        "ValueError(...); then return store.append(stream, Event('OrderCancelled', "
-        "{'order_id': order_id, 'customer': customer}), expected_version=len(history)).",
+        "Load, decide, record. Read the order's stream and fold it: is the order still open "
+        "(placed, not paid, not cancelled), and what does it come to so far (the OrderPlaced "
+        "total plus every ItemAdded price)?",
+        "Refuse (ValueError, before writing) a closed or unknown order, a price of 0 or less, "
+        "and an item that takes the order over ORDER_LIMIT. Then make the append conditional: "
+        "expected_version = the version you read (the number of events in the stream), so a "
+        "rival's write in between makes the store refuse with WrongExpectedVersion.",
+        "history = store.read_stream(stream); fold it; raise ValueError for the three refusals; "
+        "then return store.append(stream, Event('ItemAdded', {'order_id': order_id, 'item': "
+        "item, 'price': price}), expected_version=len(history)).",
     ],
     common_mistakes=[
         _no_expected_version,
         _checks_after_writing,
-        _forgets_paid_orders,
+        _forgets_the_items,
         _returns_the_global_position,
     ],
-    also_correct=[_cancel_with_match, _cancel_reading_the_version_first],
+    also_correct=[_add_with_match, _add_reading_the_version_first],
     explanation=(
-        "The write side is where the rules live. A command may be refused; an event may not "
-        "(it already happened). So the handler reads the current state, checks everything, "
-        "then records the fact, and it records it only if the state is still the one it "
-        "checked: the expected version turns 'nobody changed this order since I looked' into a "
-        "check the store makes atomically. Without it, a cancellation can land on an order "
-        "that was paid a millisecond earlier."
+        "The write side is where the rules live, and this rule (an order comes to at most "
+        "200) depends on every event of the order, not just the last. A command may be "
+        "refused; an event may not (it already happened). So the handler folds the stream, "
+        "checks everything, then records the fact, and only if the stream is still the one it "
+        "checked: two waiters adding 60 each to an order at 100 would both pass the check, and "
+        "only the expected version stops the second one from taking the order to 220."
     ),
 )
 
