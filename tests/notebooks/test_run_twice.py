@@ -7,7 +7,7 @@ exists; notebook 08 is skipped, naming what is missing, when its servers can't b
 (never under EDA_REQUIRE_SERVICES=1).
 
 What a second run prints may differ (a command refused because the order now exists); what
-it must not do is stop with an error.
+it must not do is stop with an error. The test stops at the first error and names the cell.
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ NEEDS_SERVERS = {"08_postgres_and_rabbitmq"}
 #: xfail for them: the day one runs twice cleanly, it fails until it is taken off this list.
 KNOWN = {
     "05_saga": "a saga id reused by a second run (issue 16, helper saga)",
+    "08_postgres_and_rabbitmq": "a stream, a table and a consumer made again by a second run "
+    "(issue 19, helper pg)",
 }
 
 
@@ -64,19 +66,21 @@ def test_every_cell_twice_then_the_whole_notebook_again(path: Path):
     notebook = nbformat.read(path, as_version=4)
     client = nbclient.NotebookClient(
         notebook,
-        timeout=300,
+        timeout=120,
         kernel_name="python3",
         allow_errors=True,
         resources={"metadata": {"path": str(path.parent)}},
     )
     cells = [(index, cell) for index, cell in enumerate(notebook.cells) if cell.cell_type == "code"]
-    failures = []
+    runs = [(number, index, cell, attempt) for number, (index, cell) in enumerate(cells, start=1)
+            for attempt in ("run", "run again at once")]  # fmt: skip
+    runs += [(number, index, cell, "whole notebook again") for number, (index, cell)
+             in enumerate(cells, start=1)]  # fmt: skip
     with client.setup_kernel():
-        for number, (index, cell) in enumerate(cells, start=1):
-            for attempt in ("run", "run again at once"):
+        for number, index, cell, attempt in runs:
+            try:
                 client.execute_cell(cell, index)
-                failures += [f"code cell {number} ({attempt}): {e}" for e in errors_of(cell)]
-        for number, (index, cell) in enumerate(cells, start=1):
-            client.execute_cell(cell, index)
-            failures += [f"code cell {number} (whole notebook again): {e}" for e in errors_of(cell)]
-    assert not failures, f"{path.name} does not survive running again:\n" + "\n".join(failures)
+            except nbclient.exceptions.CellTimeoutError:
+                pytest.fail(f"{path.name}, code cell {number} ({attempt}): timed out")
+            errors = errors_of(cell)
+            assert not errors, f"{path.name}, code cell {number} ({attempt}): {errors[0]}"
