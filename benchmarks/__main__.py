@@ -19,6 +19,7 @@ from .bench_dispatch import (
     emitter_section,
     event_section,
 )
+from .bench_messaging import inbox_section, relay_section
 from .bench_postgres import concurrent_section
 from .bench_postgres import store_section as postgres_section
 from .bench_rabbitmq import latency_section, publish_section
@@ -39,6 +40,8 @@ FULL = {
     "rabbitmq": lambda: publish_section(count=2_000, rounds=3),
     "latency": lambda: latency_section(events=300),
     "sourcing": lambda: sourcing_section(events=20_000, rounds=5),
+    "inbox": lambda: inbox_section(number=200, rounds=3),
+    "relay": lambda: relay_section(events=10_000, rounds=5),
     "replay": lambda: replay_section(sizes=(10_000, 100_000), jumps=200),
     "import": lambda: import_section(runs=9),
     "course": lambda: notebooks_section(include_nbval=True),
@@ -54,6 +57,8 @@ QUICK = {
     "rabbitmq": lambda: publish_section(count=20, rounds=1),
     "latency": lambda: latency_section(events=10),
     "sourcing": lambda: sourcing_section(events=500, rounds=1),
+    "inbox": lambda: inbox_section(number=5, rounds=1),
+    "relay": lambda: relay_section(events=50, rounds=1),
     "replay": lambda: replay_section(sizes=(200,), jumps=10),
     "import": lambda: import_section(runs=1),
 }
