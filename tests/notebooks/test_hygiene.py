@@ -16,6 +16,7 @@ NOTEBOOKS = sorted((Path(__file__).resolve().parents[2] / "notebooks").glob("*.i
 COURSE = [
     "00_start_here", "01_event_emitter", "02_pub_sub", "03_cqrs", "04_event_sourcing",
     "05_saga", "06_event_store", "07_reliable_messaging", "08_postgres_and_rabbitmq",
+    "09_interview",
 ]
 
 
