@@ -105,7 +105,7 @@ class _NotJSON(Exception):
 
 
 # The checks below run for every event built, so the common cases are tested first and
-# inline (make bench: "Event(...) with 3 keys" and "build + publish" rows).
+# inline (make bench: "Event construction" and "Build + publish").
 
 
 def _flat_and_plain(payload: dict[Any, Any]) -> bool:

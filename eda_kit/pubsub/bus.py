@@ -333,7 +333,8 @@ class EventBus:
                         trouble.append(self._retry(sub, event, source, error, 1, sub.max_attempts))
             else:
                 trouble = self._deliver(event, source, route)
-            # PublishReport(event, route, trouble), inlined: make bench's "EventBus.publish" row.
+            # PublishReport(event, route, trouble), inlined for speed
+            # (make bench: "Bus: publish to 3 matching subscribers").
             report = blank_report(PublishReport)
             report.event, report._route, report._trouble = event, route, trouble
             if self._held:

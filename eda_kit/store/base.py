@@ -416,9 +416,10 @@ def _not_json(value: Any) -> Any:
 
 _json_encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 # json.JSONEncoder.encode builds a new C encoder on every call; building it once saves a
-# third of the time per event (make bench: "SQLiteEventStore append"). No circular-reference
-# check: payloads are frozen JSON trees. The C encoder is private to the json module, hence
-# the getattr: without it (other Pythons) dump_json falls back to the public encoder.
+# third of the time per event (make bench: "Event store: SQLite", single appends). No
+# circular-reference check: payloads are frozen JSON trees. The C encoder is private to the
+# json module, hence the getattr: without it (other Pythons) dump_json falls back to the
+# public encoder.
 _make_c_encoder: Any = getattr(json.encoder, "c_make_encoder", None)
 _c_encoder = _make_c_encoder and _make_c_encoder(
     None, _not_json, json.encoder.encode_basestring, None, ":", ",", False, False, False
@@ -451,7 +452,7 @@ def record_event(event: Event, stream_id: str, version: int, position: int) -> R
 # json.loads spends a third of its time in Python-level checks (str or bytes? leading
 # whitespace?) that text a store wrote itself never needs. The C scanner behind it parses one
 # JSON value starting at an index and returns (value, end). Justified by make bench's "read
-# all" rows (SQLiteEventStore and PostgresEventStore).
+# all" rows (the SQLite and PostgreSQL event store sections).
 _scan: Any = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[arg-type]
 _CONTAINERS = frozenset({dict, list})
 _EMPTY = FrozenDict()  # read-only, so one shared instance serves every empty payload
