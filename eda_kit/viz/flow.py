@@ -290,10 +290,40 @@ def flow_layout(graph: nx.DiGraph) -> dict[str, tuple[float, float]]:
     return {n: (x[data[n]["kind"]], rows[n]) for n in graph.nodes}
 
 
-def flow_figsize(graph: nx.DiGraph) -> tuple[float, float]:
-    """The natural figure size (inches) of ``draw_flow(graph)``: text at its true size."""
-    left, right, bottom, top = _extent(graph, flow_layout(graph))
+def flow_figsize(graph: Any, *, ghost: Any = None) -> tuple[float, float]:
+    """The natural figure size (inches) of ``draw_flow(graph, ghost=ghost)``: text at its size.
+
+    With a ``ghost``, the size of the whole picture, ghosts included: the same for every
+    prefix of a trace, so a replay's picture keeps its size as the cursor moves.
+    """
+    whole = with_ghost(as_graph(graph), None if ghost is None else as_graph(ghost))
+    left, right, bottom, top = _extent(whole, flow_layout(whole))
     return theme.round_size(right - left, top - bottom)
+
+
+def with_ghost(graph: nx.DiGraph, ghost: nx.DiGraph | None) -> nx.DiGraph:
+    """``graph`` plus every node and edge of ``ghost`` it lacks, those marked ``ghost=True``.
+
+    Nodes come in the ghost's order (the order of the whole trace), so the layout of the union
+    is the layout of the ghost: the same for every prefix of a trace. The graph's own counts
+    win on the nodes and edges it has.
+    """
+    if ghost is None:
+        return graph
+    whole = nx.DiGraph()
+    for node, data in ghost.nodes(data=True):
+        whole.add_node(node, **{**data, "ghost": node not in graph})
+    for node, data in graph.nodes(data=True):
+        if node in whole:  # keep the ghost's first_seq: the layout must not move
+            whole.nodes[node].update({**data, "first_seq": whole.nodes[node]["first_seq"]})
+            whole.nodes[node]["ghost"] = False
+        else:
+            whole.add_node(node, **data, ghost=False)
+    for u, v, data in ghost.edges(data=True):
+        whole.add_edge(u, v, **{**data, "ghost": not graph.has_edge(u, v)})
+    for u, v, data in graph.edges(data=True):
+        whole.add_edge(u, v, **data, ghost=False)
+    return whole
 
 
 def _extent(graph: nx.DiGraph, pos: dict[str, tuple[float, float]]) -> tuple[float, ...]:
@@ -362,6 +392,7 @@ def draw_flow(
     *,
     title: str | None = None,
     show_via: bool = False,
+    ghost: Any = None,
 ) -> Any:
     """Draw a flow graph (or a trace) in layered columns and return the matplotlib Axes.
 
@@ -373,12 +404,17 @@ def draw_flow(
       dotted grey = nobody listened. Labels count the steps: ``×3``, ``2 ok, 1 failed``.
     - ``show_via``: also name the subscription pattern that routed a delivery, when it is not
       the event's own name (``×2 via order.*``): how topic wildcards matched.
+    - ``ghost``: a bigger flow graph (or trace), usually the whole trace while ``graph`` is
+      its first k steps: what ``graph`` lacks of it is drawn faint, and the layout is that of
+      the whole, so nothing moves as a replay's cursor moves (``flow_figsize(graph,
+      ghost=...)`` gives the figure size, the same at every k).
     """
     from matplotlib.lines import Line2D
     from matplotlib.patches import FancyArrowPatch
 
-    graph = as_graph(graph_or_trace)
-    marked_nodes, marked_edges = resolve_highlight(graph, highlight)
+    drawn = as_graph(graph_or_trace)
+    marked_nodes, marked_edges = resolve_highlight(drawn, highlight)
+    graph = with_ghost(drawn, None if ghost is None else as_graph(ghost))
     pos = flow_layout(graph)
     left, right, bottom, top = _extent(graph, pos)
     if title:
@@ -432,6 +468,7 @@ def draw_flow(
     boxes = {}
     for node, data in graph.nodes(data=True):  # boxes first: arrows are clipped to them
         marked = node in marked_nodes
+        faint = data.get("ghost", False)
         boxes[node] = ax.text(
             *pos[node],
             theme.wrap_label(str(data["label"])),
@@ -439,16 +476,38 @@ def draw_flow(
             va="center",
             fontsize=theme.FONT_SIZE,
             zorder=3,
+            color=theme.GHOST_TEXT if faint else "black",
             bbox={
                 "boxstyle": "round,pad=0.45",
-                "facecolor": theme.NODE_FILL[data["kind"]],
-                "edgecolor": theme.HIGHLIGHT if marked else theme.NODE_EDGE,
+                "facecolor": theme.GHOST_FILL if faint else theme.NODE_FILL[data["kind"]],
+                "edgecolor": theme.HIGHLIGHT
+                if marked
+                else (theme.GHOST_EDGE if faint else theme.NODE_EDGE),
                 "linewidth": 2.8 if marked else 1.0,
+                "linestyle": "dashed" if faint else "solid",
             },
         )
 
     used: dict[tuple[str, Any], list[str]] = {}  # (colour, matplotlib line style) -> words
     for u, v, data in graph.edges(data=True):
+        if data.get("ghost", False):  # still to come: a faint line, no label
+            ax.add_patch(
+                FancyArrowPatch(
+                    pos[u],
+                    pos[v],
+                    arrowstyle="-|>",
+                    mutation_scale=12,
+                    color=theme.GHOST_EDGE,
+                    linestyle="dotted",
+                    linewidth=1.0,
+                    shrinkA=2,
+                    shrinkB=2,
+                    zorder=2,
+                    patchA=boxes[u].get_bbox_patch(),
+                    patchB=boxes[v].get_bbox_patch(),
+                )
+            )
+            continue
         marked = (u, v) in marked_edges
         worst = theme.worst_outcome(data["outcomes"])
         color, linestyle = theme.style_of(worst)
@@ -520,6 +579,10 @@ def draw_flow(
         Line2D([], [], color=c, linestyle=ls, linewidth=1.8, label=" / ".join(words))
         for (c, ls), words in used.items()
     ]
+    if any(ghostly for _, ghostly in graph.nodes(data="ghost")) or any(
+        ghostly for *_, ghostly in graph.edges(data="ghost")
+    ):
+        legend.append(Line2D([], [], color=theme.GHOST_EDGE, linestyle="dotted", label="not yet"))
     if marked_edges or marked_nodes:
         legend.append(Line2D([], [], color=theme.HIGHLIGHT, linewidth=3, label="highlighted"))
     if legend:

@@ -54,6 +54,10 @@ SEVERITY = (
 )
 
 HIGHLIGHT = "#0b5ed7"
+#: How a node or edge that has not happened (yet) is drawn: faint grey, dashed.
+GHOST_FILL = "#f7f7f7"
+GHOST_EDGE = "#c4c4c4"
+GHOST_TEXT = "#a8a8a8"
 FONT_SIZE = 10
 SMALL_FONT = 8.5
 

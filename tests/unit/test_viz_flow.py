@@ -17,6 +17,7 @@ from matplotlib.patches import FancyArrowPatch  # noqa: E402
 
 from eda_kit import Tracer, viz  # noqa: E402
 from eda_kit.trace import TraceRecord  # noqa: E402
+from eda_kit.viz import theme  # noqa: E402
 
 
 def order_trace() -> Tracer:
@@ -366,3 +367,33 @@ def test_draw_flow_accepts_a_hand_built_graph_with_kinds_only():
     texts = [t.get_text() for t in viz.draw_flow(graph, highlight="mailer").texts]
     assert {"shop", "order.created", "mailer"} <= set(texts)
     assert "label" not in graph.nodes["shop"]  # the caller's graph is left as it was
+
+
+# -- ghost: the rest of the trace, faint --------------------------------------------------
+
+
+def test_a_ghost_keeps_every_node_in_place_and_draws_what_is_missing_faint():
+    trace = order_trace()
+    whole = viz.flow_graph(trace)
+    for k in (1, 3, 6, len(trace)):
+        part = viz.flow_graph(trace.records[:k])
+        ax = viz.draw_flow(part, ghost=whole)
+        boxes = {t.get_text(): t for t in ax.texts if t.get_bbox_patch() is not None}
+        for node, label in whole.nodes(data="label"):
+            box = boxes[label]
+            assert box.get_position() == pytest.approx(viz.flow_layout(whole)[node])
+            faint = node not in part
+            assert (box.get_color() == theme.GHOST_TEXT) == faint
+        arrows = [p for p in ax.patches if isinstance(p, FancyArrowPatch)]
+        assert len(arrows) == whole.number_of_edges()
+        ghostly = matplotlib.colors.to_rgba(theme.GHOST_EDGE)
+        dotted = [a for a in arrows if a.get_edgecolor() == ghostly]
+        assert len(dotted) == whole.number_of_edges() - part.number_of_edges()
+        assert viz.flow_figsize(part, ghost=whole) == viz.flow_figsize(whole)
+
+
+def test_a_ghost_gives_the_same_picture_as_the_whole_when_nothing_is_missing():
+    trace = order_trace()
+    assert png_of(viz.draw_flow, trace, ghost=trace) == png_of(viz.draw_flow, trace)
+    highlighted = png_of(viz.draw_flow, trace.records[:3], ghost=trace, highlight=trace[2])
+    assert highlighted != png_of(viz.draw_flow, trace.records[:3], ghost=trace)
