@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import dataclasses
 import os
 import random
 import shutil
@@ -157,6 +158,100 @@ def make_plan(seed: int) -> Plan:
         log_kill=log_kill,
         resumers=rng.randint(1, 3),
     )
+
+
+# --- the sweeps: a crash at every point of a fixed saga, not only where the dice fall ----------
+
+
+def _fixed_steps(names: list[str], pivot: str | None = None) -> list[StepPlan]:
+    steps = []
+    for name in names:
+        kind = "retriable" if name in ("confirm", "notify") else "compensatable"
+        if name == pivot:
+            kind = "pivot"
+        steps.append(
+            StepPlan(
+                name=name,
+                op=name,
+                kind=kind,
+                compensated=name in ("create_order", "reserve", "charge"),
+                retries=1,
+                compensation_retries=2,
+                backoff=None,
+            )
+        )
+    return steps
+
+
+#: Three fixed sagas of one order: one that completes (charge is the pivot), one whose card is
+#: declined (reserve and create_order are compensated), one out of stock after the charge
+#: (charge and create_order are compensated). Between them every action and every
+#: compensation of the shop runs.
+@dataclass(frozen=True)
+class Scenario:
+    steps: list[str]
+    pivot: str | None
+    stock: int
+    card_limit: int
+    fails: str | None  # the step that fails for good (a business "no": nothing happened)
+    undone: list[str]  # the steps whose compensations run
+
+
+SWEEP_SCENARIOS = {
+    "completes": Scenario(["create_order", "reserve", "charge", "confirm"], "charge", 5, PRICE,
+                          None, []),
+    "declined": Scenario(["create_order", "reserve", "charge", "confirm"], None, 5, PRICE - 1,
+                         "charge", ["reserve", "create_order"]),
+    "out of stock": Scenario(["create_order", "charge", "reserve", "confirm"], None, 0, PRICE,
+                             "reserve", ["charge", "create_order"]),
+}  # fmt: skip
+
+
+def sweep_plan(
+    scenario: str,
+    *,
+    faults: dict[tuple[str, str, int], str] | None = None,
+    log_kill: tuple[int, str] | None = None,
+    resumers: int = 1,
+) -> Plan:
+    """One order through a fixed scenario, with the given crash (or none)."""
+    fixed = SWEEP_SCENARIOS[scenario]
+    return Plan(
+        seed=-1,
+        orders=[("O1", 1)],
+        stock=fixed.stock,
+        card_limit=fixed.card_limit,
+        steps=_fixed_steps(fixed.steps, fixed.pivot),
+        faults=dict(faults or {}),
+        log_kill=log_kill,
+        resumers=resumers,
+    )
+
+
+def sweep_plans() -> list[tuple[str, Plan]]:
+    """Every crash point of the three fixed sagas: ``kill -9`` just before and just after each
+    of their log writes, and inside each action and compensation that runs (before the shop
+    call, and after it when the shop said yes). Each crash is followed by rounds of 1, 2 or 3
+    racing resumers, in turn."""
+    plans: list[tuple[str, Plan]] = []
+    for scenario, fixed in SWEEP_SCENARIOS.items():
+        writes = run_plan(sweep_plan(scenario)).log_writes  # how many, with nothing going wrong
+        for n in range(1, writes + 1):
+            for when in ("before", "after"):
+                label = f"{scenario}: kill -9 {when} log write {n} of {writes}"
+                plans.append((label, sweep_plan(scenario, log_kill=(n, when))))
+        ran = fixed.steps[: fixed.steps.index(fixed.fails) + 1] if fixed.fails else fixed.steps
+        points = [(name, "action") for name in ran]
+        points += [(name, "compensation") for name in fixed.undone]
+        for name, phase in points:
+            for fault in ("kill_before", "kill_after"):
+                if fault == "kill_after" and name == fixed.fails and phase == "action":
+                    continue  # the shop said no: there is no "after the shop committed"
+                label = f"{scenario}: {fault} inside the {phase} of {name}"
+                plans.append((label, sweep_plan(scenario, faults={(name, phase, 1): fault})))
+    for index, (label, plan) in enumerate(plans):
+        plans[index] = (label, dataclasses.replace(plan, resumers=1 + index % 3))
+    return plans
 
 
 # --- the shop: every operation claims its key in the same transaction as its change --------------
@@ -483,6 +578,7 @@ class CaseReport:
     kills: int = 0
     rounds: int = 0
     resumers: collections.Counter = field(default_factory=collections.Counter)
+    log_writes: int = 0  # saga log events written in all, by every process
 
     @property
     def ok(self) -> bool:
@@ -495,8 +591,13 @@ def chaos_dir() -> str | None:
 
 
 def run_case(seed: int) -> CaseReport:
-    plan = make_plan(seed)
-    report = CaseReport(seed)
+    """The case drawn from ``seed``, run and checked."""
+    return run_plan(make_plan(seed))
+
+
+def run_plan(plan: Plan) -> CaseReport:
+    """Run one case (drawn from a seed, or written by hand as in the sweeps) and check it."""
+    report = CaseReport(plan.seed)
     workdir = Path(tempfile.mkdtemp(prefix="saga-chaos-", dir=chaos_dir()))
     try:
         create_tables(workdir / "shop.db", plan.stock)
@@ -526,6 +627,8 @@ def run_case(seed: int) -> CaseReport:
             pids = [spawn(plan, workdir, f"resumer-{i}", None) for i in range(plan.resumers)]
             statuses = wait_all(pids)
         report.fired = Fired(workdir / "fired").read()
+        with SQLiteEventStore(workdir / "saga.db") as store:
+            report.log_writes = _saga_writes(store)
         if report.ok:
             check_invariant(plan, workdir, report)
     finally:
