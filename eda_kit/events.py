@@ -32,7 +32,7 @@ from .causation import current_cause_object
 from .causation import stamp as stamp_cause
 from .clock import id_from, new_id, now, stamp
 from .errors import InvalidType, InvalidValue
-from .payloads import EMPTY, freeze_json, freeze_trusted
+from .payloads import EMPTY, check_storable_text, freeze_json, freeze_trusted
 
 __all__ = ["Event", "RecordedEvent", "build_recorded", "recorded_from_storage"]
 
@@ -80,6 +80,8 @@ class Event(_Stamped):
             raise InvalidType(f"event type must be a str, not {_type(type).__name__}")
         if not type or type.isspace():
             raise InvalidValue("event type must be a non-empty name, e.g. 'OrderPlaced'")
+        if not type.isascii() or "\x00" in type:
+            check_storable_text(type, "event type")
         if metadata is not EMPTY and not isinstance(metadata, dict):
             raise InvalidType(
                 f"metadata must be a dict of JSON values, not {_type(metadata).__name__}"
@@ -95,6 +97,8 @@ class Event(_Stamped):
         if id:
             if _type(id) is not str:
                 raise InvalidType(f"event id must be a str, not {_type(id).__name__}")
+            if not id.isascii() or "\x00" in id:
+                check_storable_text(id, "event id")
             _set_id(self, id)
         if time is not None:
             if not isinstance(time, datetime):

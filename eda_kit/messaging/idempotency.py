@@ -79,7 +79,7 @@ from ..errors import (
     NotJSON,
     ReplayedFailure,
 )
-from ..payloads import freeze_json, thaw
+from ..payloads import check_storable_text, freeze_json, thaw
 
 __all__ = [
     "idempotency_key",
@@ -119,7 +119,7 @@ def idempotency_key(saga_id: str, step: str) -> str:
 
 
 def check_key(key: Any) -> str:
-    """A usable idempotency key: a non-empty str of at most 255 characters, no NUL."""
+    """A usable idempotency key: a non-empty str of at most 255 characters, no NUL, valid text."""
     if not isinstance(key, str):
         raise InvalidType(f"an idempotency key must be a str, not {type(key).__name__}")
     if not key or key.isspace():
@@ -130,6 +130,8 @@ def check_key(key: Any) -> str:
         )
     if "\x00" in key:
         raise InvalidValue("an idempotency key must not contain NUL characters ('\\x00')")
+    if not key.isascii():
+        check_storable_text(key, "idempotency key")
     return str.__str__(key)
 
 

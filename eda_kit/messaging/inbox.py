@@ -48,7 +48,7 @@ from typing import Any, Final
 from ..clock import now as clock_now
 from ..errors import InvalidType, InvalidValue, StoreClosed
 from ..events import Event
-from ..payloads import freeze_json, thaw
+from ..payloads import check_storable_text, freeze_json, thaw
 from .crash import CrashSwitch
 from .idempotency import check_seconds
 from .sqlite_db import begin_write, check_table, open_database
@@ -76,6 +76,7 @@ class Inbox(ABC):
     ) -> None:
         if not isinstance(consumer, str) or not consumer.strip():
             raise InvalidValue(f"an inbox needs a non-empty consumer name, not {consumer!r}")
+        check_storable_text(consumer, "consumer name")
         if not callable(clock):
             raise InvalidType(f"clock must be a function returning a datetime, not {clock!r}")
         self.consumer = consumer

@@ -32,6 +32,9 @@ def open_database(path: str | os.PathLike[str], *, timeout: float, what: str) ->
     name = os.fspath(path)
     if not isinstance(name, str):
         raise InvalidType(f"{what} path must be text, not {type(name).__name__}")
+    if not name:
+        # sqlite3 would open a private temporary file, deleted when it closes: nothing kept
+        raise InvalidValue(f"the {what} needs a file path (or ':memory:'), not an empty string")
     if name != ":memory:":
         if os.path.isdir(name):
             raise InvalidValue(f"{what}: {name!r} is a directory; give a file path, e.g. 'shop.db'")

@@ -56,7 +56,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol, runtime_checkable
 
 from ..errors import DuplicateEventId, InvalidType, InvalidValue, WrongExpectedVersion
 from ..events import Event, RecordedEvent, build_recorded
-from ..payloads import MAX_DEPTH, FrozenDict, freeze_json, freeze_trusted
+from ..payloads import MAX_DEPTH, FrozenDict, check_storable_text, freeze_json, freeze_trusted
 
 if TYPE_CHECKING:
     from .subscriptions import StoreSubscription
@@ -231,6 +231,8 @@ def check_stream_id(stream_id: Any) -> str:
         )
     if "\x00" in stream_id:
         raise InvalidValue("stream id must not contain NUL characters ('\\x00')")
+    if not stream_id.isascii():
+        check_storable_text(stream_id, "stream id")
     return stream_id
 
 
@@ -402,12 +404,12 @@ def check_limit(limit: Any) -> int | None:
 
 
 def check_name(name: Any, what: str = "checkpoint name") -> str:
-    """A non-empty str used as a key (checkpoint names)."""
+    """A non-empty str used as a key (checkpoint names), that every store can keep."""
     if not isinstance(name, str):
         raise InvalidType(f"{what} must be a str, not {type(name).__name__}")
     if not name or name.isspace():
         raise InvalidValue(f"{what} must be a non-empty name")
-    return str.__str__(name)
+    return check_storable_text(str.__str__(name), what)
 
 
 def _not_json(value: Any) -> Any:

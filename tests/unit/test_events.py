@@ -70,6 +70,22 @@ def test_event_type_must_be_a_non_empty_name(bad_type):
         Event(bad_type)
 
 
+@pytest.mark.parametrize(
+    ("field", "text", "message"),
+    [
+        ("type", "Order\ud800Placed", r"event type 'Order\\ud800Placed' contains a lone surrogate"),
+        ("type", "Order\x00Placed", "event type .* contains a NUL character"),
+        ("id", "evt-\udfff", r"event id 'evt-\\udfff' contains a lone surrogate"),
+        ("id", "evt-\x00", "event id .* contains a NUL character"),
+    ],
+)
+def test_a_type_or_id_no_store_could_keep_is_refused_at_construction(field, text, message):
+    # The in-memory store used to take these and SQLite to fail with a raw UnicodeEncodeError
+    # (PostgreSQL text can hold no NUL): refused at the door, naming the field, like data.
+    with pytest.raises(ValueError, match=message):
+        Event(text) if field == "type" else Event("OrderPlaced", id=text)
+
+
 def test_event_type_must_be_text():
     with pytest.raises(TypeError, match="event type must be a str, not int"):
         Event(42)  # type: ignore[arg-type]

@@ -355,6 +355,7 @@ def test_many_threads_one_key_one_run(make_store):
         (42, InvalidType, "must be a str, not int"),
         ("x" * 256, InvalidValue, "at most 255 characters"),
         ("a\x00b", InvalidValue, "NUL"),
+        ("order-\ud800/pay", InvalidValue, "lone surrogate"),  # SQLite: a raw UnicodeEncodeError
     ],
 )
 def test_bad_keys_are_refused(make_store, key, error, match):
@@ -444,6 +445,8 @@ def test_a_closed_store_says_so(tmp_path):
 def test_bad_paths_name_the_path(tmp_path):
     with pytest.raises(InvalidValue, match="is a directory"):
         SQLiteIdempotencyStore(tmp_path)
+    with pytest.raises(InvalidValue, match="needs a file path"):
+        SQLiteIdempotencyStore("")  # sqlite3 would make a private temporary file: lost at once
     with pytest.raises(InvalidValue, match="does not exist"):
         SQLiteIdempotencyStore(tmp_path / "missing" / "keys.db")
     garbage = tmp_path / "garbage.db"

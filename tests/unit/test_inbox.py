@@ -205,6 +205,10 @@ def test_sqlite_inbox_kill_9_inside_the_transaction(db):
 def test_sqlite_inbox_bad_input(tmp_path, db):
     with pytest.raises(InvalidValue, match="is a directory"):
         SQLiteInbox(tmp_path, "reports")
+    with pytest.raises(InvalidValue, match="needs a file path"):
+        SQLiteInbox("", "reports")  # sqlite3 would make a private temporary file: lost at once
+    with pytest.raises(InvalidValue, match="lone surrogate"):
+        SQLiteInbox(db, "reports-\ud800")
     with pytest.raises(InvalidValue, match="no crash point"):
         SQLiteInbox(db, "reports", crash_at="later")
     inbox = SQLiteInbox(db, "reports")

@@ -357,6 +357,7 @@ BAD_STREAM_IDS = [
     (b"order", TypeError, "must be a str, not bytes"),
     ("x" * (MAX_STREAM_ID_LENGTH + 1), ValueError, "limit is"),
     ("a\x00b", ValueError, "NUL"),
+    ("order-\ud800", ValueError, "lone surrogate"),  # not UTF-8: no store could keep it
 ]
 
 
@@ -684,6 +685,14 @@ def test_bad_subscriptions_are_refused(store):
         store.subscribe(print, batch_size=0)
     with pytest.raises(ValueError, match="checkpoint name must be a non-empty name"):
         store.subscribe(print, checkpoint="")
+
+
+@pytest.mark.parametrize(("name", "message"), [("a\x00b", "NUL"), ("\udc00", "lone surrogate")])
+def test_checkpoint_names_no_store_could_keep_are_refused_by_every_store(store, name, message):
+    with pytest.raises(ValueError, match=f"checkpoint name.*{message}"):
+        store.save_checkpoint(name, 1)
+    with pytest.raises(ValueError, match=f"checkpoint name.*{message}"):
+        store.load_checkpoint(name)
 
 
 def test_tracing_appends_and_deliveries(make_store):
