@@ -189,6 +189,8 @@ class EventBus:
     - ``backoff_base``: seconds ``publish_async`` waits before the first retry; each later
       retry waits twice as long as the one before, up to ``backoff_max``.
     - ``sleep``: the coroutine used to wait (default ``asyncio.sleep``); tests pass a fake.
+    - ``max_dead_letters``: keep at most this many dead letters, dropping the oldest (counted
+      in ``bus.dead_letters.dropped``); ``None`` (default) keeps every one.
     """
 
     def __init__(
@@ -198,6 +200,7 @@ class EventBus:
         backoff_base: float = 0.1,
         backoff_max: float = 30.0,
         sleep: Sleep | None = None,
+        max_dead_letters: int | None = None,
     ) -> None:
         if tracer is not None and not callable(getattr(tracer, "record", None)):
             raise InvalidType(f"tracer must be a Tracer or None, not {type(tracer).__name__}")
@@ -210,7 +213,7 @@ class EventBus:
         self._sleep: Sleep = sleep if sleep is not None else asyncio.sleep
         self._subscriptions: list[Subscription] = []
         self._routes: dict[str, tuple[Subscription, ...]] = {}  # topic -> who gets it
-        self.dead_letters = DeadLetterQueue()
+        self.dead_letters = DeadLetterQueue(max_dead_letters)
         # Whose handler a synchronous delivery is running; None when not delivering. (One
         # attribute for both, to keep publish() lean.)
         self._running: Subscription | None = None

@@ -12,6 +12,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple, overload
 
+from ..errors import InvalidValue
 from ..events import Event
 
 if TYPE_CHECKING:
@@ -51,9 +52,23 @@ class DeadLetterQueue(Sequence[DeadLetter]):
 
     The bus adds to it; ``EventBus.redeliver()`` takes out what gets through; ``clear()``
     discards everything (only when you are sure nobody needs those deliveries any more).
+
+    It grows with every delivery that fails for good. To bound it, give the bus a cap:
+    ``EventBus(max_dead_letters=n)`` keeps the newest ``n`` and drops the oldest, counting them
+    in :attr:`dropped` (RabbitMQ's ``x-max-length`` does the same to a queue). A dropped dead
+    letter is a delivery lost for good: watch ``len(bus.dead_letters)`` and ``dropped`` and
+    alert well before the cap, rather than counting on it.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, max_letters: int | None = None) -> None:
+        if max_letters is not None and (
+            isinstance(max_letters, bool) or not isinstance(max_letters, int) or max_letters < 1
+        ):
+            raise InvalidValue(
+                f"max_dead_letters must be a whole number >= 1 or None, not {max_letters!r}"
+            )
+        self.max_letters = max_letters
+        self.dropped = 0  # the oldest letters dropped to keep within max_letters
         self._letters: list[DeadLetter] = []
 
     @overload
@@ -82,6 +97,9 @@ class DeadLetterQueue(Sequence[DeadLetter]):
 
     def _append(self, letter: DeadLetter) -> None:
         self._letters.append(letter)
+        if self.max_letters is not None and len(self._letters) > self.max_letters:
+            del self._letters[0]
+            self.dropped += 1
 
     def _remove(self, letter: DeadLetter) -> None:
         for index, held in enumerate(self._letters):
@@ -90,10 +108,11 @@ class DeadLetterQueue(Sequence[DeadLetter]):
                 return
 
     def __repr__(self) -> str:
+        dropped = f", {self.dropped} oldest dropped" if self.dropped else ""
         if not self._letters:
-            return "DeadLetterQueue([])"
+            return f"DeadLetterQueue([]{dropped})"
         lines = "".join(f"\n  {letter!r}," for letter in self._letters)
-        return f"DeadLetterQueue([{lines}\n])"
+        return f"DeadLetterQueue([{lines}\n]{dropped})"
 
 
 # --- reports --------------------------------------------------------------------------------

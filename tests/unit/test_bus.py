@@ -337,6 +337,23 @@ def test_dead_letter_queue_reads_like_a_list():
     assert len(bus.dead_letters) == 0 and repr(queue) == "DeadLetterQueue([])"
 
 
+def test_a_capped_dead_letter_queue_keeps_the_newest_and_counts_what_it_dropped():
+    bus = EventBus(max_dead_letters=2)
+    bus.subscribe("a", broken(ValueError("bad")), name="x")
+    for _ in range(5):
+        bus.publish(Event("a"))
+    queue = bus.dead_letters
+    assert [d.event.id for d in queue] == ["evt-0004", "evt-0005"]
+    assert queue.dropped == 3 and queue.max_letters == 2
+    assert repr(queue).endswith("], 3 oldest dropped)")
+    again = bus.redeliver()  # the kept ones can still be redelivered (and fail again here)
+    assert [d.event.id for d in again.failed] == ["evt-0004", "evt-0005"]
+    assert len(bus.dead_letters) == 2
+    for bad in (0, -2, 1.5, True):
+        with pytest.raises(ValueError, match="max_dead_letters must be a whole number >= 1"):
+            EventBus(max_dead_letters=bad)
+
+
 # --- redelivery ------------------------------------------------------------------------------
 
 
