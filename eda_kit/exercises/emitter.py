@@ -121,6 +121,18 @@ def _once_with_a_list(emitter, event, listener):  # right: a one-item list inste
     emitter.on(event, wrapper)
 
 
+def _once_with_a_function_attribute(emitter, event, listener):  # right: the flag on the wrapper
+    def wrapper(*args):
+        if wrapper.fired:
+            return
+        wrapper.fired = True
+        emitter.remove_listener(event, wrapper)
+        listener(*args)
+
+    wrapper.fired = False
+    emitter.add_listener(event, wrapper)
+
+
 def _run_once(my_once, steps):
     """Steps: ("on"|"mine"|"mine_reemit", event, name) registers a recording listener (with
     ``emitter.on`` or with the answer); ("emit", event, args) emits. A "mine_reemit" listener
@@ -204,20 +216,47 @@ class _WatchedEmitter(EventEmitter):
         return super().remove_all_listeners(*args, **kwargs)
 
 
-def _attributes_named(answer, names):
-    """Attribute names among ``names`` that the answer's source code mentions."""
+def _attributes_named(answer, names, on=None):
+    """Attribute names among ``names`` that the answer's source code mentions (with ``on``:
+    only those read from the variable of that name, e.g. ``emitter._add``)."""
     try:
         tree = ast.parse(textwrap.dedent(inspect.getsource(answer)))
     except (OSError, TypeError, SyntaxError):
         return []
-    return sorted({n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)} & set(names))
+    found = {
+        node.attr
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute)
+        and (on is None or (isinstance(node.value, ast.Name) and node.value.id == on))
+    }
+    return sorted(found & set(names))
+
+
+def _emitter_parameter(answer):
+    """The name the answer gives its first parameter (the emitter), if it has one."""
+    try:
+        return next(iter(inspect.signature(answer).parameters), None)
+    except (TypeError, ValueError):
+        return None
+
+
+#: The emitter's insides (``_add``, ``_listeners``...): reaching into them is not "only on and off".
+_PRIVATE = tuple(
+    sorted(
+        name for name in dir(EventEmitter()) if name.startswith("_") and not name.startswith("__")
+    )
+)
 
 
 def _uses_only_on_and_off(my_once):
     emitter = _WatchedEmitter()
     my_once(emitter, "order", lambda *args: None)
     emitter.emit("order", "A1")
-    used = list(dict.fromkeys(emitter.used)) or _attributes_named(my_once, (*_FORBIDDEN, "_add"))
+    used = (
+        list(dict.fromkeys(emitter.used))
+        or _attributes_named(my_once, _FORBIDDEN)
+        or _attributes_named(my_once, _PRIVATE, on=_emitter_parameter(my_once))
+    )
     if used:
         return f"your code uses {', '.join(f'{name}()' for name in used)}"
     return None
@@ -278,7 +317,11 @@ write_once = Exercise(
         ),
     ],
     generate=_generate_once_script,
-    constraints=[Constraint("the task says: use only on() and off()", _uses_only_on_and_off)],
+    constraints=[
+        Constraint(
+            "the task says: use only on() and off()", _uses_only_on_and_off, breaker=_uses_once
+        )
+    ],
     hints=[
         "You can't remove `listener` itself: it was never registered. Register a small "
         "wrapper function with emitter.on, and remove *that* wrapper.",
@@ -297,7 +340,7 @@ write_once = Exercise(
         _passes_one_argument,
         _uses_once,
     ],
-    also_correct=[_once_as_an_object, _once_with_a_list],
+    also_correct=[_once_as_an_object, _once_with_a_list, _once_with_a_function_attribute],
     explanation=(
         "A once-listener is an ordinary listener that unsubscribes itself. It must unsubscribe "
         "the function that was registered (the wrapper), before calling the real listener, so "
@@ -427,6 +470,15 @@ def _removes_on_ready(kitchen, order_id, on_ready):
     kitchen.on("order.ready", listener)
 
 
+def _tracker_removed_after_calling(kitchen, order_id, on_ready):  # on_ready raises: never removed
+    def listener(ready_id):
+        if ready_id == order_id:
+            on_ready(ready_id)
+            kitchen.off("order.ready", listener)
+
+    kitchen.on("order.ready", listener)
+
+
 def _removes_every_tracker(kitchen, order_id, on_ready):
     def listener(ready_id):
         if ready_id == order_id:
@@ -452,25 +504,50 @@ def _track_with_an_object(kitchen, order_id, on_ready):
     _Tracker(kitchen, order_id, on_ready)
 
 
+def _track_with_an_early_return(kitchen, order_id, on_ready):  # right: other orders return early
+    def mine(ready_id):
+        if ready_id != order_id:
+            return
+        kitchen.remove_listener("order.ready", mine)
+        on_ready(ready_id)
+
+    kitchen.add_listener("order.ready", mine)
+
+
 def _run_tracking(track, steps):
-    """Steps: ("track", order_id, tag) or ("ready", order_id). Observes every on_ready call,
-    what each emit returned, the listeners left after each step and the leak warnings."""
+    """Steps: ("track", order_id, tag), ("track", order_id, tag, "fails") for an on_ready that
+    raises (the customer's phone is off), or ("ready", order_id). Observes every on_ready call,
+    what each emit returned (or that it raised), the listeners left after each step and the
+    leak warnings."""
     kitchen, log = EventEmitter(), []
+
+    def on_ready_for(tag, fails):
+        def on_ready(*args):
+            log.append((tag, list(args)))
+            if fails:
+                raise ConnectionError(f"{tag}: the customer's phone is off")
+
+        return on_ready
+
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         for step in steps:
             if step[0] == "track":
-                _, order_id, tag = step
-                track(kitchen, order_id, lambda *args, tag=tag: log.append((tag, list(args))))
+                track(kitchen, step[1], on_ready_for(step[2], step[3:] == ("fails",)))
             else:
-                log.append(("emit", step[1], kitchen.emit("order.ready", step[1])))
+                log.append(("emit", step[1], outcome(kitchen.emit, "order.ready", step[1])))
             log.append(("listeners", kitchen.listener_count("order.ready")))
     leaks = sum(issubclass(w.category, MaxListenersExceededWarning) for w in caught)
     return {"calls": log, "leak warnings": leaks}
 
 
 def _describe_tracking(steps):
-    words = [f"track({s[1]!r})" if s[0] == "track" else f"ready {s[1]!r}" for s in steps]
+    words = [
+        f"track({s[1]!r}{', on_ready raises' if s[3:] else ''})"
+        if s[0] == "track"
+        else f"ready {s[1]!r}"
+        for s in steps
+    ]
     return ", ".join(words)
 
 
@@ -480,7 +557,8 @@ def _generate_tracking(rng, size):
     for number in range(rng.randint(1, 2 * size + 2)):
         order = rng.choice(orders)
         if rng.random() < 0.5:
-            steps.append(("track", order, f"t{number}"))
+            fails = ("fails",) if rng.random() < 0.15 else ()
+            steps.append(("track", order, f"t{number}", *fails))
         else:
             steps.append(("ready", order))
     return steps
@@ -514,6 +592,10 @@ fix_the_leak = Exercise(
             "an order nobody tracks gets ready first",
             [("track", "A1", "t"), ("ready", "B9"), ("ready", "A1")],
         ),
+        Probe(
+            "on_ready raises (the customer's phone is off), then A1 is announced again",
+            [("track", "A1", "t", "fails"), ("ready", "A1"), ("ready", "A1")],
+        ),
         Probe("a busy evening: 30 orders, one after another", _BUSY),
         Probe("12 orders tracked before any gets ready", _WAITING),
     ],
@@ -527,8 +609,14 @@ fix_the_leak = Exercise(
         "Give the listener a name (def listener(ready_id): ...) so it can remove itself with "
         "kitchen.off('order.ready', listener) when its own order is ready.",
     ],
-    common_mistakes=[_leaky, _once_for_any_order, _removes_on_ready, _removes_every_tracker],
-    also_correct=[_track_with_an_object],
+    common_mistakes=[
+        _leaky,
+        _once_for_any_order,
+        _removes_on_ready,
+        _removes_every_tracker,
+        _tracker_removed_after_calling,
+    ],
+    also_correct=[_track_with_an_object, _track_with_an_early_return],
     explanation=(
         "Subscribe, and unsubscribe when you are done: every on() needs a matching off() on "
         "some path. Here the path is 'my order is ready'. In a server, a per-request listener "
@@ -616,6 +704,19 @@ def _reports_the_first_error(emitter, listener, attempts=3):
     return safe
 
 
+def _retries_only_timeouts(emitter, listener, attempts=3):  # a KeyError stops the emit
+    def safe(*args):
+        for attempt in range(1, attempts + 1):
+            try:
+                listener(*args)
+                return
+            except ConnectionError as error:
+                if attempt == attempts:
+                    emitter.emit("error", error)
+
+    return safe
+
+
 def _with_a_while_loop(emitter, listener, attempts=3):  # right
     def safe(*args):
         tries = 0
@@ -649,7 +750,8 @@ def _with_recursion(emitter, listener, attempts=3):  # right
 def _run_retrying(retrying, scenario):
     """One emitter: "waiter" first, the flaky listener (wrapped by the answer), "analytics"
     last; an "error" listener if asked. The flaky listener's calls fail or succeed in the
-    order of ``outcomes`` ("fail" raises ConnectionError naming the call's number)."""
+    order of ``outcomes`` ("fail" raises ConnectionError naming the call's number, "bug" a
+    KeyError)."""
     emitter, log = EventEmitter(), []
     outcomes = list(scenario["outcomes"])
     calls = []
@@ -660,6 +762,8 @@ def _run_retrying(retrying, scenario):
         log.append(("flaky", list(args), result))
         if result == "fail":
             raise ConnectionError(f"mail server timeout, call {len(calls)}")
+        if result == "bug":  # not only the network fails: any exception is a failure
+            raise KeyError(f"template {len(calls)}")
         return "sent" if result == "ok" else None
 
     emitter.on("order", lambda *args: log.append(("waiter", list(args))))
@@ -688,7 +792,9 @@ def _describe_retrying(scenario):
 
 def _generate_retrying(rng, size):
     scenario = {
-        "outcomes": [rng.choice(["fail", "fail", "ok", "none"]) for _ in range(rng.randint(0, 8))],
+        "outcomes": [
+            rng.choice(["fail", "fail", "bug", "ok", "none"]) for _ in range(rng.randint(0, 8))
+        ],
         "emits": [_random_arguments(rng) for _ in range(rng.randint(1, 1 + size // 3))],
         "error_listener": rng.random() < 0.85,
     }
@@ -714,6 +820,15 @@ retry_listener = Exercise(
         Probe(
             "it fails 3 times (attempts=3)",
             {"outcomes": ["fail"] * 3, "emits": [["A1"]], "error_listener": True, "attempts": 3},
+        ),
+        Probe(
+            "it raises a KeyError, then a ConnectionError, then works (attempts=3)",
+            {
+                "outcomes": ["bug", "fail", "ok"],
+                "emits": [["A1"]],
+                "error_listener": True,
+                "attempts": 3,
+            },
         ),
         Probe(
             "three arguments: emit('order', 'A1', 30, 'table 4')",
@@ -757,6 +872,7 @@ retry_listener = Exercise(
         _reports_every_failure,
         _raises_after_retrying,
         _reports_the_first_error,
+        _retries_only_timeouts,
     ],
     also_correct=[_with_a_while_loop, _with_recursion],
     explanation=(

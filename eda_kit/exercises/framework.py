@@ -233,7 +233,10 @@ def difference(expected: Any, actual: Any) -> str:
             return f"{len(actual)} entries where {len(expected)} were expected, next: {missing}"
         extra = short_repr(actual[len(expected)], 90)
         return f"{len(actual)} entries where {len(expected)} were expected, extra: {extra}"
-    return f"expected {short_repr(expected, 100)}, got {short_repr(actual, 100)}"
+    note = ""
+    if _is_number(expected) and _is_number(actual) and expected == actual:
+        note = " (a float where a whole number was expected)"
+    return f"expected {short_repr(expected, 100)}, got {short_repr(actual, 100)}{note}"
 
 
 def _is_log(value: Any) -> bool:
@@ -250,10 +253,17 @@ class Probe:
 
 @dataclass(frozen=True)
 class Constraint:
-    """Something the task says about *how*. ``check(answer)`` returns the problem, or None."""
+    """Something the task says about *how*. ``check(answer)`` returns the problem, or None.
+
+    ``breaker``: an answer that behaves exactly like the reference but breaks the rule (``once``
+    where the task says "only on and off"). It is the "constraint dropped" mutant of
+    :mod:`eda_kit.exercises.mutation`: only this constraint can tell it from the reference, so
+    it proves the constraint is really checked.
+    """
 
     rule: str
     check: Callable[[Any], str | None]
+    breaker: Any = None
 
 
 # --- time limits ------------------------------------------------------------------------------

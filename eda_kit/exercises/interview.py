@@ -61,6 +61,16 @@ def _by_simulation(backlog, arrival, capacity):  # right: second by second (slow
     return seconds
 
 
+def _with_divmod(backlog, arrival, capacity):  # right: whole seconds, plus one for a remainder
+    spare = capacity - arrival
+    if backlog == 0:
+        return 0
+    if spare <= 0:
+        return None
+    seconds, left = divmod(backlog, spare)
+    return seconds + (1 if left else 0)
+
+
 def _run(answer, numbers):
     backlog, arrival, capacity = numbers
     return outcome(answer, backlog, arrival, capacity)
@@ -107,7 +117,7 @@ drain = Exercise(
         _divides_by_zero,
         _never_when_even_without_backlog,
     ],
-    also_correct=[_with_integer_ceiling, _by_simulation],
+    also_correct=[_with_integer_ceiling, _by_simulation, _with_divmod],
     explanation=(
         "A backlog drains only at the spare rate, capacity minus arrival, which is why a "
         "consumer sized for the average never recovers from a peak and one sized for the peak "

@@ -20,6 +20,10 @@ a statement deleted, a condition negated. Each is the kind of slip a learner mak
 
 Answers that are values (a predicted list, a routing table) get value mutants instead: an entry
 dropped, two swapped, a name added or replaced.
+
+And for every constraint the task states ("using only on and off"), the **constraint dropped**
+mutant: the constraint's ``breaker``, an answer that behaves like the reference and breaks only
+that rule. Nothing but the constraint can kill it, so it proves the constraint is checked.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Mutant", "mutants"]
+__all__ = ["Mutant", "exercise_mutants", "mutants"]
 
 
 @dataclass(frozen=True)
@@ -437,6 +441,16 @@ def mutants(reference: Any) -> list[Mutant]:
     return list(value_mutants(reference))
 
 
+def exercise_mutants(exercise: Any) -> list[Mutant]:
+    """The mutants of an exercise: those of its reference, then one "constraint dropped"
+    mutant for each constraint that names its ``breaker``."""
+    found = mutants(exercise.reference)
+    for constraint in exercise.constraints:
+        if constraint.breaker is not None:
+            found.append(Mutant(f"constraint dropped: {constraint.rule}", constraint.breaker))
+    return found
+
+
 # --- assessing a checker ----------------------------------------------------------------------
 
 
@@ -484,7 +498,7 @@ def assess(name: str, exercise: Any, corpus_factor: int = 4) -> Assessment:
     equivalent: list[Mutant] = []
     survivors: list[tuple[Mutant, str]] = []
     examples = max(exercise.examples, 1) * corpus_factor // 2
-    for mutant in mutants(exercise.reference):
+    for mutant in exercise_mutants(exercise):
         if not exercise.verdict(mutant.value).passed:
             killed.append(mutant)
             continue

@@ -299,13 +299,21 @@ _HANDLERS = {"succeeds": _ok, "raises KeyError": _broken, "dies (kill -9)": _die
 
 
 def _run_ack(answer, case):
+    """Observes what the consumer did to the delivery, whether the process died or carried
+    on, and what the handler was given (the event, nothing else)."""
     behaviour, attempt, max_attempts = case
     delivery = Delivery("order.created", attempt)
+    given: list[Any] = []
+
+    def handler(event: Any) -> None:
+        given.append(event if isinstance(event, str) else f"not the event: {event!r}")
+        _HANDLERS[behaviour](event)
+
     try:
-        answer(delivery, _HANDLERS[behaviour], max_attempts)
+        answer(delivery, handler, max_attempts)
     except Crash:
-        return delivery.actions, "the process died"
-    return delivery.actions, "carried on"
+        return delivery.actions, "the process died", given
+    return delivery.actions, "carried on", given
 
 
 def _describe_ack(case) -> str:

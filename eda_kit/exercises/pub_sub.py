@@ -384,6 +384,16 @@ def _like_all_settled(handlers, event):  # right: settle each, then sort the out
     }
 
 
+def _with_tuples(handlers, event):  # right: tuples instead of lists, built by a generator
+    outcomes = tuple(
+        (name, _settled(name, handler, event)[1]) for name, handler in handlers.items()
+    )
+    return {
+        "delivered": tuple(name for name, error in outcomes if error is None),
+        "failed": tuple((name, error) for name, error in outcomes if error is not None),
+    }
+
+
 def _run_publish(publish, handlers_spec):
     """``handlers_spec``: [(name, behaviour)], behaviour "ok", "returns" (a value) or an
     exception as (type name, message). Observes who was called with which event, and the
@@ -476,7 +486,7 @@ isolated_publish = Exercise(
         _swallows_errors_silently,
         _keeps_only_the_last_failure,
     ],
-    also_correct=[_like_all_settled],
+    also_correct=[_like_all_settled, _with_tuples],
     explanation=(
         "Isolation means the try/except wraps each handler call, not the loop: a failure is "
         "recorded for that subscriber and the next one still runs. Swallowing the error is the "
@@ -533,6 +543,15 @@ def _with_max(catalog, event):  # right: keep the newest of (what we have, what 
     catalog[sku] = max(
         [catalog.get(sku, {"version": 0}), arrived], key=lambda entry: entry["version"]
     )
+
+
+def _with_match(catalog, event):  # right: match on what we have
+    sku, version = event.data["sku"], event.data["version"]
+    match catalog.get(sku):
+        case {"version": known} if known >= version:
+            pass  # a duplicate or an older change
+        case _:
+            catalog[sku] = {"price": event.data["price"], "version": version}
 
 
 def _run_prices(apply, deliveries):
@@ -602,7 +621,7 @@ out_of_order = Exercise(
         _dedupes_by_event_id,
         _ignores_unknown_skus,
     ],
-    also_correct=[_with_max],
+    also_correct=[_with_max, _with_match],
     explanation=(
         "Remembering which messages you saw (an idempotency key) stops duplicates, but not "
         "reordering: a late old price would still overwrite the new one. A version per entity, "

@@ -378,6 +378,32 @@ def _claims_after_the_work(fn):  # a retry arriving mid-work runs it a second ti
     return once
 
 
+def _none_means_not_done(fn):  # a result of None looks like "no result yet": charged again
+    results, errors, requests, running = {}, {}, {}, set()
+
+    def once(key, *args):
+        if key in requests and requests[key] != args:
+            raise ValueError("other arguments")
+        if key in running:
+            raise RuntimeError("in use")
+        if key in errors:
+            raise errors[key]
+        if results.get(key) is not None:
+            return results[key]
+        requests[key] = args
+        running.add(key)
+        try:
+            results[key] = fn(*args)
+        except Exception as error:
+            errors[key] = error
+            raise
+        finally:
+            running.discard(key)
+        return results[key]
+
+    return once
+
+
 class _Memory:
     """A right answer as a class: one record per key."""
 
@@ -438,7 +464,9 @@ def _with_sentinels(fn):
 
 
 def _run_first_outcome(answer, calls):
-    """Each call: (key, amount, a retry arrives while it runs). Amounts over 50 are declined."""
+    """Each call: (key, amount, a retry arrives while it runs). Amounts over 50 are declined;
+    amounts under 15 go through without a receipt: fn returns None, an outcome like any other
+    (an answer that takes None for "not done yet" charges them twice)."""
     charges = []
     inside = []
     pending_retry = []
@@ -447,7 +475,7 @@ def _run_first_outcome(answer, calls):
     for key, amount, retry_inside in calls:
         if retry_inside:
             pending_retry.append(key)
-        seen.append(outcome(once, key, amount))
+        seen.append(outcome(once, key, amount, exact=True))  # the task names each error
         pending_retry.clear()
     return {"returned": seen, "charges": charges, "retries while running": inside}
 
@@ -455,11 +483,11 @@ def _run_first_outcome(answer, calls):
 def _charge(amount, charges, inside, pending_retry, once):
     if pending_retry:  # the caller timed out and retried while we are still working
         key = pending_retry.pop()
-        inside.append(outcome(once, key, amount))
+        inside.append(outcome(once, key, amount, exact=True))
     if amount > 50:
         raise LookupError(f"card declined: {amount} is over the limit of 50")
     charges.append(amount)
-    return f"pay-{len(charges)}"
+    return f"pay-{len(charges)}" if amount >= 15 else None  # small charges: no receipt
 
 
 def _describe_calls(calls) -> str:
@@ -489,6 +517,10 @@ first_outcome = Exercise(
         Probe("one charge", [("k1", 30, False)]),
         Probe("the same charge retried", [("k1", 30, False), ("k1", 30, False)]),
         Probe("a declined charge retried", [("k1", 60, False), ("k1", 60, False)]),
+        Probe(
+            "a charge that returns None, retried (None is an outcome too)",
+            [("k1", 10, False), ("k1", 10, False)],
+        ),
         Probe("the key reused for another amount", [("k1", 30, False), ("k1", 40, False)]),
         Probe("a retry that arrives while the first call runs", [("k1", 30, True)]),
         Probe("two keys", [("k1", 30, False), ("k2", 30, False), ("k1", 30, False)]),
@@ -508,6 +540,7 @@ first_outcome = Exercise(
         _forgets_errors,
         _ignores_the_arguments,
         _claims_after_the_work,
+        _none_means_not_done,
     ],
     explanation=(
         "These are Stripe's rules, and eda_kit's IdempotencyStore's: the key is claimed before "

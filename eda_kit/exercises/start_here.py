@@ -78,6 +78,14 @@ def _with_a_table(events):
     )
 
 
+def _with_a_generator(events):  # a generator of signed amounts, summed
+    return sum(
+        event.data["total"] if event.type == "OrderPlaced" else -event.data["amount"]
+        for event in events
+        if event.type in ("OrderPlaced", "OrderRefunded")
+    )
+
+
 # --- how the checker compares an answer with the reference ------------------------------------
 #
 # An input is a list of (type, data) pairs; each run gets freshly built events.
@@ -155,7 +163,7 @@ warm_up = Exercise(
         _dispatches_on_keys,
         _only_the_first_refund,
     ],
-    also_correct=[_with_reduce, _with_match, _with_a_table],
+    also_correct=[_with_reduce, _with_match, _with_a_table, _with_a_generator],
     explanation=(
         "This is a fold: start from an initial value and let each event change it. "
         "Every event type must be considered, including the ones that take money away; "

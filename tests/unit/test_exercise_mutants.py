@@ -15,7 +15,7 @@ from __future__ import annotations
 import pytest
 from test_exercises import EXERCISES, IDS, PENDING  # (tests/unit is on the path)
 
-from eda_kit.exercises.mutation import Mutant, assess, mutants
+from eda_kit.exercises.mutation import Mutant, assess, exercise_mutants, mutants
 
 
 @pytest.mark.parametrize(("name", "exercise"), EXERCISES, ids=IDS)
@@ -26,6 +26,31 @@ def test_every_mutant_that_behaves_differently_is_rejected(name, exercise):
     assert assessment.different > 0, f"{name}: no mutant behaves differently: is run= observing?"
     survivors = "\n".join(f"{m.change}: differs on {where}" for m, where in assessment.survivors)
     assert not assessment.survivors, f"{name}: the checker accepted\n{survivors}"
+
+
+CONSTRAINED = [(name, exercise) for name, exercise in EXERCISES if exercise.constraints]
+
+
+@pytest.mark.parametrize(("name", "exercise"), CONSTRAINED, ids=[name for name, _ in CONSTRAINED])
+def test_a_dropped_constraint_is_a_mutant_only_the_constraint_kills(name, exercise):
+    """Each constraint names its breaker: an answer that behaves like the reference everywhere
+    on the corpus and breaks only the rule. The checker must reject it, naming the rule."""
+    dropped = {m.change: m.value for m in exercise_mutants(exercise)}
+    for constraint in exercise.constraints:
+        assert constraint.breaker is not None, f"{name}: {constraint.rule!r} has no breaker"
+        assert f"constraint dropped: {constraint.rule}" in dropped
+        for seed in (exercise.seed, exercise.seed + 1):
+            where = exercise.differs_on_corpus(constraint.breaker, exercise.examples, seed)
+            assert where is None, f"{name}: the breaker behaves differently: {where}"
+        verdict = exercise.verdict(constraint.breaker)
+        assert verdict.message.startswith(f"Not yet: {constraint.rule}: "), verdict.message
+
+
+def test_constraint_dropped_mutants_are_part_of_the_assessment():
+    assert CONSTRAINED, "no exercise states a constraint: the kind is untested"
+    name, exercise = CONSTRAINED[0]
+    changes = [m.change for m in assess(name, exercise).killed]
+    assert any(change.startswith("constraint dropped: ") for change in changes)
 
 
 def test_mutants_of_code_change_one_thing_each():
