@@ -216,7 +216,10 @@ def stop(root: Path | None = None) -> list[str]:
         else:
             server = RabbitMQServer(directory, int(str(entry["port"])))
         server.stop()
-        shutil.rmtree(directory, ignore_errors=True)  # throwaway: nothing in it is kept
+        if isinstance(server, PostgresServer):
+            server.remove()
+        else:
+            shutil.rmtree(directory, ignore_errors=True)  # throwaway: nothing in it is kept
         stopped.append(f"{NAMES[kind]} at {server.url}")
     if _state_file(root).exists():
         _state_file(root).unlink()
@@ -400,6 +403,17 @@ class PostgresServer:
     def restart(self) -> None:
         self.stop()
         self.start()
+
+    def remove(self) -> None:
+        """Delete its files (stop it first). The shared ``eda_kit-services`` folder in the
+        temporary directory, used when root runs the server, goes too once nothing is left in it."""
+        shutil.rmtree(self.directory, ignore_errors=True)  # throwaway: nothing in it is kept
+        parent = self.directory.parent
+        if parent.name == "eda_kit-services" and parent.parent == Path(tempfile.gettempdir()):
+            try:
+                parent.rmdir()  # only when empty: another server may still live there
+            except OSError:
+                pass
 
 
 # --- RabbitMQ -------------------------------------------------------------------------------

@@ -28,8 +28,6 @@ NEEDS_SERVERS = {"08_postgres_and_rabbitmq"}
 #: xfail for them: the day one runs twice cleanly, it fails until it is taken off this list.
 KNOWN = {
     "05_saga": "a saga id reused by a second run (issue 16, helper saga)",
-    "08_postgres_and_rabbitmq": "a stream, a table and a consumer made again by a second run "
-    "(issue 19, helper pg)",
 }
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -41,7 +40,7 @@ def throwaway_postgres() -> Iterator[services.PostgresServer]:
             yield server
         finally:
             server.stop("immediate")
-            shutil.rmtree(server.directory, ignore_errors=True)
+            server.remove()  # its folder, and /tmp/eda_kit-services once empty (as root)
 
 
 @pytest.fixture(scope="module")
