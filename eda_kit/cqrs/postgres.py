@@ -26,6 +26,19 @@ PostgreSQL (often the same server as a ``PostgresEventStore``, in another schema
 
     store.subscribe(placed, checkpoint=orders.checkpoint("orders"))
 
+or as a ``Projection``'s read model, given as a *factory* (``rebuild()`` makes a fresh one)::
+
+    orders = Projection("orders", store,
+                        read_model=lambda: PostgresReadModel(url, SCHEMA, schema="orders_view"))
+
+    @orders.on("OrderPlaced")
+    def placed(db, event):                       # (read model, event), as for any projection
+        db.execute("INSERT INTO orders VALUES (%s, %s)", ...)
+
+A projection restarted in a fresh process resumes after the saved position: an event is
+applied once, even when the process was killed inside a handler's transaction
+(``tests/services/test_read_model_postgres.py``).
+
 Table names in the handler's SQL are found in the model's schema (it is first on the
 connection's ``search_path``). Payloads never pass through ``eval`` or pickle; queries are
 parameterised (``%s``).
