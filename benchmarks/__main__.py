@@ -24,6 +24,7 @@ from .bench_postgres import concurrent_section
 from .bench_postgres import store_section as postgres_section
 from .bench_rabbitmq import latency_section, publish_section
 from .bench_replay import replay_section
+from .bench_saga import saga_section
 from .bench_sourcing import sourcing_section
 from .bench_store import store_section
 from .bench_trace import trace_section
@@ -43,6 +44,7 @@ FULL = {
     "sourcing": lambda: sourcing_section(events=20_000, rounds=5),
     "inbox": lambda: inbox_section(number=200, rounds=3),
     "relay": lambda: relay_section(events=10_000, rounds=5),
+    "saga": lambda: saga_section(number=200, rounds=5),
     "replay": lambda: replay_section(sizes=(10_000, 100_000), jumps=200),
     "trace": lambda: trace_section(rows=1_000_000, rounds=3),
     "import": lambda: import_section(runs=9),
@@ -61,6 +63,7 @@ QUICK = {
     "sourcing": lambda: sourcing_section(events=500, rounds=1),
     "inbox": lambda: inbox_section(number=5, rounds=1),
     "relay": lambda: relay_section(events=50, rounds=1),
+    "saga": lambda: saga_section(number=5, rounds=1),
     "replay": lambda: replay_section(sizes=(200,), jumps=10),
     "trace": lambda: trace_section(rows=1_000, rounds=1),
     "import": lambda: import_section(runs=1),

@@ -26,6 +26,7 @@ Leases compare times across processes, so they use the wall clock (``time.time``
 
 from __future__ import annotations
 
+import math
 import os
 import socket
 import threading
@@ -43,6 +44,8 @@ __all__ = [
     "DEFAULT_LEASE_TTL",
     "default_owner",
     "Heartbeat",
+    "LeaseKeeper",
+    "KEEPER",
 ]
 
 #: How long a lease lasts without renewal, in seconds, unless the saga says otherwise.
@@ -108,38 +111,108 @@ def default_owner() -> str:
 class Heartbeat:
     """Renews a lease in the background while its owner works.
 
-    Every ``ttl / 3`` seconds it wakes up and, if less than two thirds of the lease is left,
-    calls ``renew()`` (which appends ``LeaseRenewed``). Quick sagas finish before the first
-    renewal is due, so they pay only for starting the thread. If a renewal finds that the
-    lease was lost, the heartbeat stops and remembers it; the owner's next write fails anyway.
-    A store that is briefly locked does not stop it: it tries again on the next beat.
+    Every ``ttl / 3`` seconds it looks at the lease and, if less than two thirds of it is
+    left, calls ``renew()`` (which appends ``LeaseRenewed``). Quick sagas finish before the
+    first renewal is due, so they write no renewals. If a renewal finds that the lease was
+    lost, the heartbeat stops and remembers it; the owner's next write fails anyway. A store
+    that is briefly locked does not stop it: it tries again on the next beat.
+
+    The beats come from one thread per process (:class:`LeaseKeeper`), shared by every lease
+    the process holds, so starting and stopping a heartbeat costs a set insert, not a thread:
+    a saga that holds a lease runs about as fast as one that does not (``benchmarks``, the
+    saga section). :meth:`stop` returns only once no renewal of this lease is in flight, so
+    nothing is renewed after it (``SagaFinished`` is then the log's last word).
     """
 
     def __init__(self, ttl: float, due: Callable[[], bool], renew: Callable[[], None]) -> None:
-        self._interval = ttl / 3
+        self.interval = ttl / 3
         self._due = due
         self._renew = renew
-        self._stop = threading.Event()
+        self._lock = threading.Lock()  # held during a renewal; stop() waits for it
+        self._stopped = False
         self.lost: LeaseLost | None = None
-        self._thread = threading.Thread(target=self._beat, name="saga-heartbeat", daemon=True)
 
     def start(self) -> Heartbeat:
-        self._thread.start()
+        KEEPER.add(self)
         return self
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive() and self._thread is not threading.current_thread():
-            self._thread.join()
+        with self._lock:
+            self._stopped = True
+        KEEPER.remove(self)
 
-    def _beat(self) -> None:
-        while not self._stop.wait(self._interval):
-            if not self._due():
-                continue
+    def beat(self) -> None:
+        """One beat: renew the lease if it is due (called by the keeper's thread)."""
+        with self._lock:
+            if self._stopped or not self._due():
+                return
             try:
                 self._renew()
             except LeaseLost as lost:
                 self.lost = lost
-                return
+                self._stopped = True
             except StorageError:  # locked or busy for a moment: the next beat tries again
-                continue
+                return
+        if self._stopped:
+            KEEPER.remove(self)
+
+
+class LeaseKeeper:
+    """The one thread of a process that beats every running :class:`Heartbeat`.
+
+    It sleeps until the next heartbeat is due (or, with none, until one is added), beats the
+    ones that are due, and goes back to sleep. It starts with the first heartbeat and then
+    stays (a daemon thread: it never keeps Python alive). A renewal that is slow (the store is
+    locked) delays the others' beats by as much; each beat comes every third of a lease, so
+    a lease survives two late beats. After ``fork`` the child starts with an empty keeper of
+    its own (the parent's thread does not exist there).
+    """
+
+    def __init__(self) -> None:
+        self._reset()
+
+    def _reset(self) -> None:
+        self._wake = threading.Condition()
+        self._next: dict[Heartbeat, float] = {}  # heartbeat -> when to beat it (monotonic)
+        self._thread: threading.Thread | None = None
+        self._wakes_at = math.inf  # when the keeper's thread wakes up next by itself
+
+    def add(self, heartbeat: Heartbeat) -> None:
+        with self._wake:
+            due = time.monotonic() + heartbeat.interval
+            self._next[heartbeat] = due
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="lease-keeper", daemon=True)
+                self._thread.start()
+            if due < self._wakes_at:  # sooner than the keeper would look: wake it up now
+                self._wakes_at = due  # (otherwise let it sleep: a quick saga costs no wake-up)
+                self._wake.notify()
+
+    def remove(self, heartbeat: Heartbeat) -> None:
+        with self._wake:
+            self._next.pop(heartbeat, None)
+
+    def __len__(self) -> int:
+        with self._wake:
+            return len(self._next)
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                now = time.monotonic()
+                due = [beat for beat, at in self._next.items() if at <= now]
+                for beat in due:
+                    self._next[beat] = now + beat.interval
+                if not due:
+                    self._wakes_at = min(self._next.values(), default=math.inf)
+                    self._wake.wait(None if self._wakes_at == math.inf else self._wakes_at - now)
+                    self._wakes_at = -math.inf  # awake: the next add need not notify
+                    continue
+            for beat in due:  # outside the keeper's lock: a renewal writes to the store
+                beat.beat()
+
+
+#: The process's lease keeper.
+KEEPER = LeaseKeeper()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=KEEPER._reset)

@@ -9,9 +9,10 @@ import time
 import pytest
 
 from eda_kit import Event, Saga, Step
-from eda_kit.errors import SagaBusy
+from eda_kit.errors import LeaseLost, SagaBusy
 from eda_kit.saga import ManualClock, RecoveryWorker
 from eda_kit.saga.faults import SimulatedCrash, inject_faults
+from eda_kit.saga.lease import KEEPER, Heartbeat
 from eda_kit.saga.log import read_log
 from eda_kit.store import InMemoryEventStore, SQLiteEventStore
 
@@ -55,6 +56,73 @@ def test_the_heartbeat_renews_the_lease_while_a_long_step_runs():
         let_go.set()
         worker.join(30)
     assert log_types(store, "x")[-1] == "SagaFinished"
+
+
+def test_one_keeper_thread_beats_the_leases_of_two_sagas_running_at_once():
+    store = InMemoryEventStore()
+    gates = [(threading.Event(), threading.Event()) for _ in range(2)]
+    workers = [
+        threading.Thread(
+            target=Saga("s", [blocking_step(*gate)], store=store, owner=f"w{n}", lease_ttl=1.5).run,
+            kwargs={"saga_id": f"x{n}"},
+        )
+        for n, gate in enumerate(gates)
+    ]
+    for worker in workers:
+        worker.start()
+    try:
+        assert all(inside.wait(30) for inside, _ in gates)
+        deadline = time.monotonic() + 60
+        while min(log_types(store, f"x{n}").count("LeaseRenewed") for n in range(2)) < 2:
+            assert time.monotonic() < deadline, "a lease was not renewed"
+            time.sleep(0.05)
+        keepers = [t for t in threading.enumerate() if t.name == "lease-keeper"]
+        assert len(keepers) == 1  # not a thread per saga
+        assert not [t for t in threading.enumerate() if t.name.startswith("saga-heartbeat")]
+    finally:
+        for _, let_go in gates:
+            let_go.set()
+        for worker in workers:
+            worker.join(30)
+    assert len(KEEPER) == 0  # both finished: nothing left to beat
+    assert all(log_types(store, f"x{n}")[-1] == "SagaFinished" for n in range(2))
+
+
+def test_stop_waits_for_a_renewal_in_flight_and_no_beat_comes_after_it():
+    renewing, let_go, renewals = threading.Event(), threading.Event(), []
+
+    def renew():
+        renewing.set()
+        assert let_go.wait(30)
+        renewals.append("renewed")
+
+    heartbeat = Heartbeat(0.03, lambda: True, renew).start()
+    assert renewing.wait(30)
+    stopper = threading.Thread(target=heartbeat.stop)
+    stopper.start()
+    stopper.join(0.2)
+    assert stopper.is_alive()  # stop() waits: the renewal is still being written
+    let_go.set()
+    stopper.join(30)
+    after_stop = len(renewals)
+    assert after_stop >= 1  # the renewal in flight finished before stop() returned
+    time.sleep(0.1)  # several intervals: a stopped heartbeat is never beaten again
+    assert len(renewals) == after_stop
+
+
+def test_a_heartbeat_that_finds_its_lease_lost_stops_and_remembers_it():
+    lost = LeaseLost("x", "w2", 0.0)
+
+    def renew():
+        raise lost
+
+    heartbeat = Heartbeat(0.03, lambda: True, renew).start()
+    deadline = time.monotonic() + 30
+    while heartbeat.lost is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert heartbeat.lost is lost
+    assert heartbeat not in KEEPER._next
 
 
 def test_a_quick_saga_writes_no_renewals():
