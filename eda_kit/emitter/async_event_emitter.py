@@ -70,16 +70,14 @@ class AsyncEventEmitter(EventEmitter):
         for listener in listeners:
             result = listener(*args)
             if result is not None and inspect.isawaitable(result):
-                self._schedule(event, listener, result, traced=False, event_id=None)
+                self._schedule(event, listener, result, traced=False)
         return True
 
-    def _after_traced_call(
-        self, event: Hashable, target: str, result: Any, event_id: str | None
-    ) -> None:
+    def _after_traced_call(self, event: Hashable, target: str, seq: int, result: Any) -> None:
         if result is not None and inspect.isawaitable(result):
-            self._schedule(event, target, result, traced=True, event_id=event_id)
+            self._schedule(event, target, result, traced=True, dispatched=seq)
         else:
-            super()._after_traced_call(event, target, result, event_id)
+            super()._after_traced_call(event, target, seq, result)
 
     def _schedule(
         self,
@@ -88,46 +86,43 @@ class AsyncEventEmitter(EventEmitter):
         awaitable: Any,
         *,
         traced: bool,
-        event_id: str | None,
+        dispatched: int | None = None,
     ) -> None:
-        name = listener if isinstance(listener, str) else listener_name(listener)
+        """Run ``awaitable`` as a task; ``dispatched``: the seq of its "dispatched" row."""
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             if inspect.iscoroutine(awaitable):
                 awaitable.close()  # never started; closing it avoids a "never awaited" warning
+            name = listener if isinstance(listener, str) else listener_name(listener)
+            if traced and self._tracer is not None and dispatched is not None:
+                self._tracer.finish(dispatched, "failed", detail="NoEventLoop: no running loop")
             raise NoEventLoop(
                 f"listener {name} of {event!r} returned a coroutine, but there is no running "
                 f"event loop to run it: emit from async code (e.g. inside asyncio.run(...))"
             ) from None
-        task = loop.create_task(self._run(event, name, awaitable, traced, event_id))
+        task = loop.create_task(self._run(event, awaitable, dispatched if traced else None))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _run(
-        self, event: Hashable, name: str, awaitable: Any, traced: bool, event_id: str | None
-    ) -> None:
+    async def _run(self, event: Hashable, awaitable: Any, dispatched: int | None) -> None:
+        tracer = self._tracer if dispatched is not None else None
         try:
             try:
                 await awaitable
             except Exception as error:
-                if traced and self._tracer is not None:
-                    self._tracer.record(
-                        self._name,
-                        str(event),
-                        name,
-                        "failed",
-                        detail=describe_error(error),
-                        event_id=event_id,
-                    )
+                if tracer is not None and dispatched is not None:
+                    tracer.finish(dispatched, "failed", detail=describe_error(error))
                 if event == "error":
                     raise
                 self.emit("error", error)  # with nobody listening, this raises `error` itself
+            except BaseException as stop:  # cancelled: it did not finish
+                if tracer is not None and dispatched is not None:
+                    tracer.finish(dispatched, "failed", detail=describe_error(stop))
+                raise
             else:
-                if traced and self._tracer is not None:
-                    self._tracer.record(
-                        self._name, str(event), name, "delivered", event_id=event_id
-                    )
+                if tracer is not None and dispatched is not None:
+                    tracer.finish(dispatched, "delivered")
         except Exception:
             task = asyncio.current_task()
             if task is not None:

@@ -41,8 +41,11 @@ names are any hashable value, kept in insertion order (JavaScript puts integer-l
 
 Tracing: give the emitter a :class:`~eda_kit.trace.Tracer` and each emit is recorded as one
 "sent" row (or "unhandled" when nobody listens), followed by one "delivered" or "failed" row
-per listener, named by the listener's ``__qualname__``. With no tracer, emit does no tracing
-work at all.
+per listener, named by the listener's ``__qualname__``; the listeners a failing one kept from
+running are recorded as "skipped". A listener is recorded when it is called and its outcome
+when it returns (:meth:`~eda_kit.trace.Tracer.dispatch`): if it emits events itself, its row
+reads "dispatched" and its outcome comes after the rows of what it emitted, so a trace always
+lists a cause before its effects. With no tracer, emit does no tracing work at all.
 
 Coroutine listeners need :class:`~eda_kit.emitter.AsyncEventEmitter` (importable from
 ``eda_kit.emitter`` and from ``eda_kit``).
@@ -203,26 +206,34 @@ class EventEmitter:
         tracer, source, label, event_id = self._tracer, self._name, str(event), _event_id(args)
         assert tracer is not None  # emit() takes this path only when there is a tracer
         tracer.record(source, label, None, "sent", event_id=event_id)
-        for listener in listeners:
+        for index, listener in enumerate(listeners):
             if type(listener) is _Once and listener.fired:
                 continue  # already ran (re-entrant emit): calling it would do nothing
             target = listener_name(listener)
+            # Recorded before the call, so what the listener emits comes after its cause.
+            seq = tracer.dispatch(source, label, target, event_id=event_id)
             try:
                 result = listener(*args)
             except BaseException as error:
-                tracer.record(
-                    source, label, target, "failed", detail=describe_error(error), event_id=event_id
-                )
+                tracer.finish(seq, "failed", detail=describe_error(error))
+                for rest in listeners[index + 1 :]:  # never called: the emit stops here
+                    if not (type(rest) is _Once and rest.fired):
+                        tracer.record(
+                            source,
+                            label,
+                            listener_name(rest),
+                            "skipped",
+                            detail=f"{target} raised first",
+                            event_id=event_id,
+                        )
                 raise
-            self._after_traced_call(event, target, result, event_id)
+            self._after_traced_call(event, target, seq, result)
         return True
 
-    def _after_traced_call(
-        self, event: Hashable, target: str, result: Any, event_id: str | None
-    ) -> None:
-        """Record a finished delivery (the async emitter records coroutines when they end)."""
+    def _after_traced_call(self, event: Hashable, target: str, seq: int, result: Any) -> None:
+        """The listener dispatched at ``seq`` returned (the async emitter awaits coroutines)."""
         assert self._tracer is not None  # called from _emit_traced only
-        self._tracer.record(self._name, str(event), target, "delivered", event_id=event_id)
+        self._tracer.finish(seq, "delivered")
 
     # ------------------------------------------------------------------ adding
 

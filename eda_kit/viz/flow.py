@@ -60,6 +60,7 @@ EDGE_OUTCOMES = (
     "dead_lettered",
     "compensated",
     "unhandled",
+    "skipped",
 )
 #: Outcomes of a send (target None): they belong on the producer -> event edge.
 SEND_OUTCOMES = ("sent", "unhandled")
@@ -71,6 +72,7 @@ _PROBLEM_WORDS = {
     "dead_lettered": "dead-lettered",
     "compensated": "compensated",
     "unhandled": "unhandled",
+    "skipped": "skipped",
 }
 _QUIET = ("sent", "delivered", "started", "done")
 
@@ -144,8 +146,10 @@ def flow_graph(trace: Tracer | Iterable[TraceRecord]) -> nx.DiGraph:
             data = add_edge(consumer, add_node("dead_letter", DEAD_LETTERS, seq), seq)
         else:
             data = add_edge(event, add_node("consumer", record.target, seq), seq)
-        data["count"] += 1
         data["last_seq"] = seq
+        if record.outcome == "dispatched":
+            continue  # handed over, still running: its outcome is a later step
+        data["count"] += 1
         data["outcomes"][record.outcome] = data["outcomes"].get(record.outcome, 0) + 1
         if record.outcome in EDGE_OUTCOMES:
             data[record.outcome] += 1
@@ -358,6 +362,12 @@ def _edge_label(data: dict[str, Any]) -> str:
     return ", ".join([f"{quiet} ok"] * bool(quiet) + problems)
 
 
+def _only_skipped(graph: nx.DiGraph, node: str) -> bool:
+    """A listener that never ran: every delivery to it was skipped (drawn as a ghost)."""
+    incoming = [d["outcomes"] for *_, d in graph.in_edges(node, data=True)]
+    return bool(incoming) and all(set(o) == {"skipped"} for o in incoming)
+
+
 def resolve_highlight(graph: nx.DiGraph, highlight: Any) -> tuple[set[str], set[tuple]]:
     """Turn ``highlight`` (node id, label, edge, TraceRecord) into nodes and edges to mark."""
     if highlight is None:
@@ -468,7 +478,7 @@ def draw_flow(
     boxes = {}
     for node, data in graph.nodes(data=True):  # boxes first: arrows are clipped to them
         marked = node in marked_nodes
-        faint = data.get("ghost", False)
+        faint = data.get("ghost", False) or _only_skipped(graph, node)
         boxes[node] = ax.text(
             *pos[node],
             theme.wrap_label(str(data["label"])),

@@ -36,6 +36,8 @@ OUTCOME_STYLE = {
     "retried": ("#e69500", "solid"),
     "compensated": ("#7b3fa0", "solid"),
     "unhandled": ("#9e9e9e", "dotted"),
+    "skipped": ("#b0b0b0", "dashed"),
+    "dispatched": ("#555555", "solid"),
     "failed": ("#d62728", "dashed"),
     "dead_lettered": ("#d62728", "dashed"),
 }
@@ -43,9 +45,11 @@ DEFAULT_STYLE = ("#555555", "solid")
 #: From harmless to worst: the colour of an edge is that of its worst outcome.
 SEVERITY = (
     "sent",
+    "dispatched",
     "started",
     "done",
     "delivered",
+    "skipped",
     "unhandled",
     "compensated",
     "retried",

@@ -10,7 +10,10 @@ one row per trace step::
 
 A send is a dot on the sender's lane; a delivery is an arrow from sender to receiver, grey when
 it went well, red dashed with an ``x`` when it failed, orange for a retry; a dead-lettered
-delivery is an arrow from the receiver to a "dead letters" lane. This is the picture people
+delivery is an arrow from the receiver to a "dead letters" lane. A delivery whose listener did
+more before it ended (emitted events, or ran later as a coroutine) is an arrow when it was
+handed over ("dispatched") and a square (or an ``x``) on the receiver's lane when it ended, so
+what it caused sits between the two. This is the picture people
 draw on whiteboards when they explain an incident.
 """
 
@@ -45,6 +48,27 @@ def _lanes(records: list[TraceRecord]) -> list[str]:
 
 def _short(text: str, width: int = 34) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _draw_ending(
+    ax: Any, record: TraceRecord, lane: float, y: float, color: str, last: bool
+) -> None:
+    """How a delivery dispatched on an earlier row ended: a mark and a word on the target's lane."""
+    failed = record.outcome == "failed"
+    ax.plot([lane], [y], marker="X" if failed else "s", markersize=7, color=color, zorder=6)
+    words = f"{record.event}: {record.outcome.replace('_', '-')}"
+    if record.detail:
+        words += f" ({record.detail})"
+    ax.text(
+        lane + (-0.12 if last else 0.12),
+        y,
+        _short(words, 40),
+        ha="right" if last else "left",
+        va="center",
+        color=color,
+        fontsize=theme.SMALL_FONT,
+        style="italic",
+    )
 
 
 def timeline(
@@ -146,6 +170,7 @@ def timeline(
             )
         )
 
+    in_flight: dict[tuple, int] = {}  # dispatched deliveries still waiting for their outcome
     for i, record in enumerate(shown):
         y = -(i + 0.6) * _ROW
         color, linestyle = theme.style_of(record.outcome)
@@ -158,6 +183,13 @@ def timeline(
             color="#888888",
             fontsize=theme.SMALL_FONT,
         )
+        delivery = (record.source, record.event, record.target, record.event_id, record.attempt)
+        if record.outcome == "dispatched":
+            in_flight[delivery] = in_flight.get(delivery, 0) + 1
+        elif in_flight.get(delivery):  # the end of a delivery drawn earlier: a mark on its lane
+            in_flight[delivery] -= 1
+            _draw_ending(ax, record, x[str(record.target)], y, color, lanes[-1] == record.target)
+            continue
         source = x[record.source]
         if record.target is None:  # a send: a dot on the sender's lane
             ax.plot([source], [y], marker="o", markersize=6, color=color, zorder=4)
@@ -181,7 +213,7 @@ def timeline(
             end = start + 0.45
         arrow(start, end, y, color, linestyle)
         text = record.event
-        if record.outcome not in ("delivered", "done"):
+        if record.outcome not in ("delivered", "done", "dispatched"):
             text += f" ({record.outcome.replace('_', '-')}"
             text += f" #{record.attempt})" if record.attempt > 1 else ")"
         ax.text(

@@ -235,7 +235,7 @@ def test_wait_for_times_out_and_removes_its_listeners():
     run(scenario())
 
 
-def test_traced_async_deliveries_are_recorded_when_they_finish():
+def test_traced_async_deliveries_are_recorded_when_scheduled_and_when_they_finish():
     tracer = Tracer()
 
     async def cook(order):
@@ -257,6 +257,8 @@ def test_traced_async_deliveries_are_recorded_when_they_finish():
     run(scenario())
     assert [(r.event, r.target, r.outcome, r.detail) for r in tracer] == [
         ("order", None, "sent", ""),
+        ("order", cook.__qualname__, "dispatched", ""),
+        ("order", charge.__qualname__, "dispatched", ""),
         ("order", waiter.__qualname__, "delivered", ""),
         ("order", charge.__qualname__, "failed", "ValueError: declined"),
         ("error", None, "unhandled", ""),

@@ -561,6 +561,56 @@ def test_a_traced_failure_is_recorded_then_raised_and_nobody_listening_is_unhand
     ]
 
 
+def test_listeners_a_failure_kept_from_running_are_traced_as_skipped():
+    tracer = Tracer()
+    emitter = EventEmitter(tracer, name="shop")
+    emitter.on("order", recorder([], "email"))
+    emitter.on("order", lambda order: 1 / 0)
+    emitter.on("order", recorder([], "stock"))
+    emitter.once("order", recorder([], "audit"))
+    with pytest.raises(ZeroDivisionError):
+        emitter.emit("order", "A1")
+    assert [(r.target, r.outcome, r.detail) for r in tracer][1:] == [
+        ("email", "delivered", ""),
+        (
+            "test_listeners_a_failure_kept_from_running_are_traced_as_skipped.<locals>.<lambda>",
+            "failed",
+            "ZeroDivisionError: division by zero",
+        ),
+        (
+            "stock",
+            "skipped",
+            "test_listeners_a_failure_kept_from_running_are_traced_as_skipped."
+            "<locals>.<lambda> raised first",
+        ),
+        (
+            "audit",
+            "skipped",
+            "test_listeners_a_failure_kept_from_running_are_traced_as_skipped."
+            "<locals>.<lambda> raised first",
+        ),
+    ]
+
+
+def test_a_listener_that_emits_is_traced_before_what_it_emitted():
+    tracer = Tracer()
+    emitter = EventEmitter(tracer, name="restaurant")
+
+    def kitchen(order):
+        emitter.emit("food.ready", order)
+
+    emitter.on("order.placed", kitchen)
+    emitter.on("food.ready", recorder([], "waiter"))
+    emitter.emit("order.placed", "A1")
+    assert [(r.event, r.target, r.outcome) for r in tracer] == [
+        ("order.placed", None, "sent"),
+        ("order.placed", kitchen.__qualname__, "dispatched"),  # the cause first...
+        ("food.ready", None, "sent"),  # ...then its effects...
+        ("food.ready", "waiter", "delivered"),
+        ("order.placed", kitchen.__qualname__, "delivered"),  # ...then how it ended
+    ]
+
+
 def test_a_traced_once_listener_re_emitted_from_inside_is_recorded_once():
     tracer = Tracer()
     emitter = EventEmitter(tracer)
