@@ -223,10 +223,16 @@ def difference(expected: Any, actual: Any) -> str:
             for key in expected:
                 if not same(expected[key], actual[key]):
                     return f"{key}: {difference(expected[key], actual[key])}"
-    if _is_log(expected) and _is_log(actual) and len(expected) + len(actual) > 2:
+    if (
+        _is_log(expected)
+        and _is_log(actual)
+        and (len(expected) + len(actual) > 2 or any(isinstance(v, Mapping) for v in expected))
+    ):
         # two logs of what happened: name the first entry where they part ways
         for index, (want, got) in enumerate(zip(expected, actual), start=1):
             if not same(want, got):
+                if isinstance(want, Mapping) and isinstance(got, Mapping):
+                    return f"entry {index}: {difference(want, got)}"  # only the key that differs
                 return f"entry {index}: expected {short_repr(want, 90)}, got {short_repr(got, 90)}"
         if len(expected) > len(actual):
             missing = short_repr(expected[len(actual)], 90)
@@ -240,7 +246,10 @@ def difference(expected: Any, actual: Any) -> str:
 
 
 def _is_log(value: Any) -> bool:
-    return isinstance(value, list | tuple) and all(isinstance(v, list | tuple) for v in value)
+    """A list of steps (tuples, lists or dicts): compared entry by entry in a verdict."""
+    return isinstance(value, list | tuple) and all(
+        isinstance(v, list | tuple | Mapping) for v in value
+    )
 
 
 @dataclass(frozen=True)

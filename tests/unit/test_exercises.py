@@ -373,3 +373,15 @@ def test_a_class_with_an_empty_method_is_a_stub_too():
 
     assert empty_stub_name(FeeAccount) == "FeeAccount.apply()"
     assert empty_stub_name(Done) is None
+
+
+def test_a_log_of_states_names_the_entry_and_the_key_that_differ():
+    from eda_kit.exercises.framework import difference
+
+    assert difference([{"a": 1, "b": 2}], [{"a": 1, "b": 3}]) == "entry 1: b: expected 2, got 3"
+    assert difference([{"n": 1}, {"n": 2}], [{"n": 1}, {"n": 5}]) == (
+        "entry 2: n: expected 2, got 5"
+    )
+    assert difference(42, 42.0) == (
+        "expected 42, got 42.0 (a float where a whole number was expected)"
+    )
