@@ -335,9 +335,11 @@ class Projection:
     def start(self, poll_every: float | None = None) -> Projection:
         """Follow the store live: catch up, then apply each new event as it is appended.
 
-        Appends made through the same store object arrive right away. Appends made by other
-        processes (a shared ``SQLiteEventStore`` file) arrive when the store is polled: pass
-        ``poll_every=0.5`` to poll from a background thread every half second.
+        Appends made through the same store object are applied a moment later, on the store
+        subscription's delivery thread: the append does not wait for the projection, so a read
+        right after a write may not see it yet (``wait_until(position)`` waits for it). Appends
+        made by other processes (a shared ``SQLiteEventStore`` file) arrive when the store is
+        polled: pass ``poll_every=0.5`` to poll from a background thread every half second.
 
         A failing handler stalls the projection (``status == "stalled"``) without disturbing
         the writer whose append delivered the event; ``catch_up()`` resumes it after a fix.

@@ -6,7 +6,7 @@
     store.append("order-A1", [Event("OrderPlaced", {"total": 30})], expected_version=NO_STREAM)
     store.read_stream("order-A1")                # the order's history, version 1, 2, ...
     store.read_all()                             # every event of every stream, position 1, 2, ...
-    store.subscribe(handler, checkpoint="emails")  # catch up, then live
+    store.subscribe(handler, checkpoint="emails")  # catch up, then live (on its own thread)
     store.append("order-A1", same_events, expected_version=NO_STREAM)  # a retry: stored once
 
 Modules, one idea each:
@@ -34,7 +34,8 @@ Beyond the public API contract (docs/api_contract.md), both stores also offer:
 - ``SQLiteEventStore(path, synchronous="FULL" | "NORMAL" | "EXTRA", timeout=30.0)`` and
   ``integrity_check()``.
 
-Stream ids are non-empty ``str`` of at most ``MAX_STREAM_ID_LENGTH`` characters, without NUL.
+Stream ids are non-empty ``str`` of at most ``MAX_STREAM_ID_LENGTH`` characters, without NUL
+or lone surrogates.
 """
 
 from ..errors import DuplicateEventId

@@ -6,8 +6,9 @@ the order of the global log, including the ones stored before it started. That i
 
     sub = store.subscribe(update_dashboard, checkpoint="dashboard")
     # 1. catch-up: every stored event after the checkpoint goes to the handler, now, in order
-    # 2. live:     each later append through this same store object is delivered right after
-    #              it is stored (after the append has committed)
+    # 2. live:     each later append through this same store object is delivered soon after
+    #              it is stored (after the append has committed), on the subscription's own
+    #              delivery thread: the append does not wait for the handler
     sub.poll()     # appends by OTHER processes (or other store objects) arrive when you poll
     sub.start(0.5) # ... or let a background thread poll every 0.5 s; sub.stop() ends it
     sub.close()    # stop delivering
@@ -34,6 +35,13 @@ places:
   each event's change is made exactly once, however often the process dies and restarts.
   (Effects outside that database, such as an email, are still at least once.)
 
+**Off the writer's path.** A live delivery runs on a thread of the subscription's own (one
+per subscription, started with its first live event), never inside ``append``: a slow
+read model does not slow the writers, and one slow subscriber does not hold up the others.
+The price is a moment of lag even in one process: ``sub.wait_until(position)`` (or
+``store.wait_for_subscribers()``) waits for the handler to get there. (KurrentDB and Kafka do
+the same: each subscriber reads the log at its own pace, on its own connection.)
+
 **A handler that raises.** The failed event is not skipped: ``position`` and the checkpoint
 stay on the event before it, ``sub.error`` holds the exception and ``sub.failed_event`` the
 event, and the next delivery starts again with that same event. Where the error goes depends
@@ -51,6 +59,7 @@ finishes, never in the middle of it.
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -112,6 +121,13 @@ class StoreSubscription:
         self._stopping = threading.Event()
         #: Does the store deliver its appends to this subscription (``subscribe(live=True)``)?
         self.live = False
+        self._wakeup = threading.Event()  # "the store has new events": set by every append
+        self._deliverer: threading.Thread | None = None  # the live delivery thread
+        self._delivering = False  # the delivery thread is between a wake-up and its delivery
+        self._start_lock = threading.Lock()
+        self._wakes = itertools.count(1)  # wake-ups so far (next() is atomic)
+        self._last_wake = 0
+        self._failed_at_wake = -1  # the wake-up during which the live delivery last failed
         self._progress = threading.Condition()  # notified whenever the position or error moves
 
     @property
@@ -162,6 +178,41 @@ class StoreSubscription:
             if not self._again or self._closed:
                 return
 
+    def _wake(self) -> None:
+        """After an append: tell the delivery thread (started on first use), return at once."""
+        if self._closed:
+            return
+        self._last_wake = next(self._wakes)
+        self._wakeup.set()
+        if self._deliverer is None:
+            with self._start_lock:
+                if self._deliverer is None and not self._closed:
+                    self._deliverer = threading.Thread(
+                        target=self._deliver_live, name=f"eda_kit deliver {self.name}", daemon=True
+                    )
+                    self._deliverer.start()
+
+    def _deliver_live(self) -> None:
+        """The delivery thread: wait for a wake-up, deliver what is new, until closed."""
+        while True:
+            self._wakeup.wait()
+            if self._closed:
+                return
+            self._delivering = True
+            self._wakeup.clear()  # cleared before reading: a later append wakes us again
+            try:
+                if self.failed_event is not None and self._last_wake == self._failed_at_wake:
+                    continue  # stuck on a failed event and nothing appended since: next time
+                self._notify()
+                if self.failed_event is not None:  # retry when something new is appended
+                    self._failed_at_wake = self._last_wake
+            except Exception as error:  # the store itself failed (e.g. closed): stop
+                self.error = error
+                return
+            finally:
+                self._delivering = False
+                self._moved()
+
     def _deliver_locked(self, *, raise_errors: bool) -> int:
         self._owner = threading.get_ident()
         handled = 0
@@ -198,8 +249,8 @@ class StoreSubscription:
         Raises ``WaitTimeout`` after ``timeout`` seconds. Appends by other processes reach a
         subscription only when it polls (``start(interval)``).
 
-        Deliveries run on the store's delivery threads, so a test or a notebook that wants to
-        see their effect waits for them first: ``store.wait_for_subscribers()`` for all.
+        Live deliveries run on the subscription's delivery thread, so code that wants to see
+        their effect waits for them first: ``store.wait_for_subscribers()`` for all.
         """
         timeout = check_seconds(timeout, "timeout")
         if position is None:
@@ -221,7 +272,13 @@ class StoreSubscription:
                 if self._closed:
                     return False
                 failed = self.failed_event
-                if failed is not None and failed.position <= target and self._owner is None:
+                if (
+                    failed is not None
+                    and failed.position <= target
+                    and self._owner is None
+                    and not self._delivering
+                    and not self._wakeup.is_set()  # no retry on its way
+                ):
                     return False
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
@@ -344,8 +401,12 @@ class StoreSubscription:
         if self._closed:
             return
         self._closed = True
+        self._wakeup.set()  # the delivery thread sees it is closed and ends
         self._moved()
         self.stop()
+        deliverer = self._deliverer
+        if deliverer is not None and deliverer is not threading.current_thread():
+            deliverer.join()  # its current event first: then nothing reads a closed store
         forget = getattr(self._store, "_forget_subscription", None)
         if forget is not None:
             forget(self)
@@ -366,6 +427,7 @@ class Subscribable:
 
     A store mixes this in and calls ``_notify_subscribers()`` after each append has been
     stored for good (never before: a handler must never see an event that could still vanish).
+    That only wakes each live subscription's delivery thread: the append returns at once.
     """
 
     _tracer: Tracer | None
@@ -464,7 +526,7 @@ class Subscribable:
         with self._subscriptions_lock:
             subscriptions = list(self._subscriptions)
         for subscription in subscriptions:
-            subscription._notify()
+            subscription._wake()
 
     def _forget_subscription(self, subscription: StoreSubscription) -> None:
         with self._subscriptions_lock:

@@ -201,7 +201,7 @@ def test_live_mode_gives_the_same_read_model_as_catch_up(steps, which):
     for kind, stream, events in steps:
         if kind == "append":
             store.append(stream, events)
-            assert projection.lag == 0
+            assert projection.wait_until(timeout=30) and projection.lag == 0
     assert read(projection) == expected(store.read_all())
 
 

@@ -315,6 +315,7 @@ def test_live_mode_catches_up_then_follows_new_appends(store):
     projection = order_details(store).start()
     assert projection.live and projection.position == 1
     store.append("order-A1", paid("A1"))
+    assert projection.wait_until(timeout=30)  # applied on the delivery thread, just after
     assert projection.read_model["A1"]["status"] == "paid" and projection.lag == 0
     projection.stop()
     assert not projection.live
@@ -329,6 +330,7 @@ def test_a_live_failure_stalls_without_failing_the_writer(store):
     version = store.append("order-B2", Event("OrderPlaced", {"order_id": "B2", "total": 12}))
     assert version == 1  # the writer's append succeeded
     store.append("order-C3", placed("C3", total=8))
+    assert projection.wait_until(timeout=30) is False  # stalled on the way
     assert projection.status == "stalled" and projection.position == 1
     assert "KeyError: 'day'" in str(projection.error)
 
@@ -339,6 +341,7 @@ def test_a_live_failure_stalls_without_failing_the_writer(store):
     )
     assert projection.catch_up() == 2  # resumes from the failing event...
     store.append("order-D4", placed("D4", total=1))  # ...and live delivery goes on
+    assert projection.wait_until(timeout=30)
     assert projection.read_model == {"2026-01-05": 30, "fixed": 21}
     assert projection.position == 4 and projection.status == "up to date"
 
@@ -367,6 +370,7 @@ def test_live_mode_applies_each_event_once_even_after_a_manual_catch_up(store):
         projection.catch_up()
     projection.rebuild()
     store.append("clock", Event("Tick"))
+    assert projection.wait_until(timeout=30)
     assert projection.read_model == [1, 2, 3, 4]
 
 
@@ -424,6 +428,7 @@ def test_a_projection_follows_a_sqlite_event_store_too(tmp_path):
         projection = order_details(store).start()
         store.append("order-A1", paid("A1"))
         store.append("order-B2", Event("OrderPaid", {"order_id": "B2"}))  # paid, never placed
+        assert projection.wait_until(timeout=30) is False
         assert projection.status == "stalled" and projection.position == 2
         assert "KeyError: 'B2'" in str(projection.error)
         projection.on(

@@ -503,6 +503,7 @@ def test_subscription_catches_up_then_goes_live(store):
     sub = store.subscribe(lambda e: seen.append((e.position, e.type)))
     assert seen == [(1, "One"), (2, "Two")]
     store.append("b", ev("Three"))
+    wait_for(store)
     assert seen == [(1, "One"), (2, "Two"), (3, "Three")]
     assert sub.position == 3 and sub.delivered == 3 and sub.lag() == 0
     sub.close()
@@ -615,10 +616,12 @@ def test_a_failing_live_handler_never_breaks_the_append_and_retries_the_same_eve
 
     sub = store.subscribe(flaky, checkpoint="mailer")
     assert store.append("s", ev("A")) == 1  # the append succeeded; the handler did not
+    assert sub.wait_until(1, timeout=30) is False
     assert isinstance(sub.error, ConnectionError)
     assert sub.failed_event.version == 1
     assert sub.position == 0 and store.load_checkpoint("mailer") == 0
     store.append("s", ev("B"))  # tries again from A, fails again
+    assert sub.wait_until(2, timeout=30) is False
     assert sub.position == 0 and seen == []
 
     with pytest.raises(ConnectionError):  # an explicit poll reports the error to you
@@ -640,9 +643,39 @@ def test_a_handler_may_append_and_events_stay_in_order(store):
             store.append("email", ev("EmailQueued"))
             seen.append("after append")
 
-    store.subscribe(reactor)
+    sub = store.subscribe(reactor)
     store.append("order", ev("OrderPlaced"))
+    assert sub.wait_until(2, timeout=30)  # its own append, too
     assert seen == ["OrderPlaced", "after append", "EmailQueued"]
+
+
+def test_an_append_returns_without_waiting_for_live_subscribers(store):
+    """A slow read model must not slow the business: live delivery is off the writer's path."""
+    import threading
+
+    entered, release, finished = threading.Event(), threading.Event(), threading.Event()
+    seen = []
+
+    def slow(event):
+        entered.set()
+        release.wait(10)  # a read model stuck on a slow disk
+        finished.set()
+
+    def quick(event):
+        seen.append(event.position)
+
+    slow_sub = store.subscribe(slow)
+    quick_sub = store.subscribe(quick)
+    try:
+        assert store.append("order-A1", ev("OrderPlaced")) == 1
+        assert not finished.is_set()  # the append came back while the handler still runs
+        assert entered.wait(30)
+        assert store.append("order-A1", ev("OrderPaid")) == 2  # the next writer too
+        assert quick_sub.wait_until(2, timeout=30)  # and the other subscriber is not held up
+        assert seen == [1, 2] and not finished.is_set()
+    finally:
+        release.set()
+    assert slow_sub.wait_until(2, timeout=30)
 
 
 def test_a_poll_only_subscription_moves_only_when_polled(store):
@@ -706,7 +739,9 @@ def test_tracing_appends_and_deliveries(make_store):
 
         store.subscribe(projector)
         store.append("order-A1", ev("OrderPlaced"))
+        wait_for(store)  # deliveries run on their own thread: wait, for a stable order here
         store.append("order-A1", ev("Bad"))
+        wait_for(store)
     assert [(r.source, r.event, r.target, r.outcome) for r in tracer] == [
         ("order-A1", "OrderPlaced", None, "sent"),
         (
@@ -762,6 +797,7 @@ def test_appends_from_many_threads_reach_a_subscriber_once_each_in_log_order(sto
         thread.start()
     for thread in threads:
         thread.join()
+    wait_for(store)
     assert seen == list(range(1, 61))
 
 
@@ -776,6 +812,7 @@ def test_poll_from_inside_the_handler_delivers_nothing_twice(store):
     store.append("s", ev())
     sub_box[0] = store.subscribe(handler)
     store.append("s", [ev(), ev()])
+    wait_for(store)
     assert seen == [1, 2, 3]
 
 
