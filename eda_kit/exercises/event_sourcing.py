@@ -12,6 +12,7 @@ from datetime import UTC, datetime, time, timedelta
 
 from ..events import Event
 from ..sourcing import Aggregate, Repository
+from ..sourcing.upcasting import Upcasters
 from ..store import InMemoryEventStore, WrongExpectedVersion
 from .framework import Exercise, Probe, outcome
 
@@ -162,8 +163,13 @@ def _run_new_event(cls, steps):
     """Fold the events into a fresh account, and load the same stream through a Repository."""
     if not (isinstance(cls, type) and issubclass(cls, Aggregate)):
         return {"answer": f"{cls!r} is not an Aggregate class (pass the class itself)"}
+    # Today's events, stamped with the schemas today's class declares: a class that inherits
+    # upcasters (a notebook's BankAccount.upcasters = {("Deposited", 1): ...}) must not upcast
+    # them again, the way a plain, unstamped event would be.
+    today = Upcasters.of_class(cls)
+    events = [today.stamp(event) for event in _history(steps)]
     account = cls("acc-1")
-    for event in _history(steps):
+    for event in events:
         account.apply(event)
     folded = {
         "balance": account.balance,
@@ -172,7 +178,7 @@ def _run_new_event(cls, steps):
     }
     store = InMemoryEventStore()
     if steps:
-        store.append("acc-1", _history(steps))
+        store.append("acc-1", events)
         loaded = Repository(store, cls).get("acc-1")
         folded["loaded (balance, fees_paid, version)"] = (
             loaded.balance,
