@@ -39,17 +39,20 @@ conversation yourself, with a request id and a user, around anything::
         commands.dispatch("PlaceOrder", order_id="A1", total=30)
 
 :func:`follow_up` gives the same keys without a ``with`` block (for code that builds the
-metadata itself), and :func:`chain` walks an event list back along ``causation_id``.
+metadata itself), :func:`chain` walks an event list back along ``causation_id``, and
+:func:`causation_trace` turns a list of events into who sent what to whom, the ``Tracer``
+that ``viz.flow_graph`` and ``viz.draw_flow`` draw.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, Final, NamedTuple, Protocol, TypeVar
 
 from .errors import InvalidType, InvalidValue
+from .trace import Tracer
 
 __all__ = [
     "CORRELATION_ID",
@@ -65,6 +68,7 @@ __all__ = [
     "call_with_cause",
     "follow_up",
     "chain",
+    "causation_trace",
 ]
 
 CORRELATION_ID: Final = "correlation_id"
@@ -255,3 +259,33 @@ def chain(events: Sequence[_HasIdAndMetadata], last: _HasIdAndMetadata) -> list[
         seen.add(cause)
         cause = event.metadata.get(CAUSATION_ID)
     return found[::-1]
+
+
+def causation_trace(events: Iterable[_HasIdAndMetadata]) -> Tracer:
+    """Who sent what to whom, read back from the events' ``actor`` and ``causation_id``.
+
+    Each event becomes a *send* by its actor and, when its cause is among ``events``, a
+    *delivery* of the cause to that actor just before it (``OrderPlaced`` recorded by asha
+    caused ``PaymentTaken`` recorded by Payments: Payments received ``OrderPlaced``). An event
+    without an actor is sent by ``"unknown"``. So a conversation read from the store draws like
+    any trace: ``viz.draw_flow(causation_trace(store.read_all()))``.
+    """
+    tracer = Tracer()
+    by_id: dict[str, Any] = {}
+    listed: list[Any] = []
+    for event in events:
+        if not isinstance(getattr(event, "metadata", None), Mapping) or not hasattr(event, "id"):
+            raise InvalidType(
+                "causation_trace reads events with an id and metadata (Event, RecordedEvent), "
+                f"not {type(event).__name__}"
+            )
+        by_id[event.id] = event
+        listed.append(event)
+    for event in listed:
+        actor = event.metadata.get(ACTOR) or "unknown"
+        cause = by_id.get(event.metadata.get(CAUSATION_ID, ""))
+        if cause is not None and cause is not event:
+            sender = cause.metadata.get(ACTOR) or "unknown"
+            tracer.record(sender, cause.type, actor, "delivered", event_id=cause.id)
+        tracer.record(actor, event.type, None, "sent", event_id=event.id)
+    return tracer

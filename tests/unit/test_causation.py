@@ -10,6 +10,7 @@ from accounts import BankAccount
 from eda_kit import CommandBus, Event, EventBus, InMemoryEventStore, Repository, reproducible
 from eda_kit.causation import (
     Cause,
+    causation_trace,
     caused_by,
     chain,
     current_cause,
@@ -55,6 +56,32 @@ def test_an_event_created_while_another_is_handled_is_caused_by_it():
     ]
     assert follow_up(charged) == {"correlation_id": "evt-0001", "causation_id": "evt-0003"}
     assert follow_up(charged, actor="shipping")["actor"] == "shipping"
+
+
+def test_causation_trace_turns_causation_ids_into_who_sent_what_to_whom():
+    """The picture of a conversation, from the events alone (viz.flow_graph reads a Tracer)."""
+    with reproducible():
+        placed = Event("OrderPlaced", {"order_id": "A1"}, metadata={"actor": "asha"})
+        with caused_by(placed, actor="Inventory"):
+            reserved = Event("StockReserved", {"order_id": "A1"})
+        with caused_by(placed, actor="Payments"):
+            paid = Event("PaymentTaken", {"order_id": "A1"})
+        with caused_by(paid, actor="Shipping"):
+            shipped = Event("OrderShipped", {"order_id": "A1"})
+        lonely = Event("Audited")  # no actor, no cause among the events
+    steps = causation_trace([placed, reserved, paid, shipped, lonely])
+    assert [(r.source, r.event, r.target, r.outcome, r.event_id) for r in steps] == [
+        ("asha", "OrderPlaced", None, "sent", placed.id),
+        ("asha", "OrderPlaced", "Inventory", "delivered", placed.id),
+        ("Inventory", "StockReserved", None, "sent", reserved.id),
+        ("asha", "OrderPlaced", "Payments", "delivered", placed.id),
+        ("Payments", "PaymentTaken", None, "sent", paid.id),
+        ("Payments", "PaymentTaken", "Shipping", "delivered", paid.id),
+        ("Shipping", "OrderShipped", None, "sent", shipped.id),
+        ("unknown", "Audited", None, "sent", lonely.id),
+    ]
+    with pytest.raises(InvalidType, match="events with an id and metadata"):
+        causation_trace([{"type": "OrderPlaced"}])
 
 
 def test_a_conversation_started_by_hand():
