@@ -65,6 +65,7 @@ What it builds in RabbitMQ (``prefix`` defaults to ``"eda"``)::
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import json
 import threading
@@ -169,6 +170,15 @@ def decode_event(body: bytes) -> Event:
     if "stream_id" in fields:
         return RecordedEvent(*common, fields["stream_id"], fields["version"], fields["position"])
     return Event(*common)
+
+
+@functools.lru_cache(maxsize=1024)
+def _checked_topic(topic: str) -> str:
+    """``topic`` if it can be a routing key (checked once per topic, remembered after)."""
+    parse_topic(topic)  # InvalidValue for wildcards or empty words
+    if len(topic.encode()) > 255:
+        raise InvalidValue(f"topic {topic[:40]!r}... is longer than AMQP's 255 bytes")
+    return topic
 
 
 class RabbitSubscription:
@@ -552,21 +562,29 @@ class RabbitMQBus:
         return self._run(self._publish(event, source))
 
     async def publish_async(self, event: Event, *, source: str | None = None) -> Confirmed:
-        """``publish`` for async code (any event loop): ``await bus.publish_async(event)``."""
+        """``publish`` for async code (any event loop): ``await bus.publish_async(event)``.
+
+        From a coroutine handler (on the bus's own loop) it publishes directly; from another
+        event loop it hands the publish to the bus's loop and awaits the result there. After
+        ``timeout`` seconds without a confirm it raises ``BrokerUnavailable``, like ``publish``.
+        """
         self._check_open()
-        if asyncio.get_running_loop() is self._loop:  # called by a coroutine handler
-            return await asyncio.wait_for(self._publish(event, source), self.timeout)
-        future = asyncio.run_coroutine_threadsafe(self._publish(event, source), self._loop)
-        return await asyncio.wait_for(asyncio.wrap_future(future), self.timeout)
+        try:
+            async with asyncio.timeout(self.timeout):  # (asyncio.wait_for: a task per call)
+                if asyncio.get_running_loop() is self._loop:  # called by a coroutine handler
+                    return await self._publish(event, source)
+                future = asyncio.run_coroutine_threadsafe(self._publish(event, source), self._loop)
+                return await asyncio.wrap_future(future)
+        except TimeoutError:
+            raise BrokerUnavailable(
+                f"RabbitMQ at {self._broker()}: no answer within {self.timeout:g} s"
+            ) from None
 
     async def _publish(self, event: Event, source: str | None) -> Confirmed:
         aio_pika = self._aio_pika
         if not isinstance(event, Event):
             raise InvalidType(f"publish takes an Event, not {type(event).__name__}")
-        topic = event.type
-        parse_topic(topic)  # InvalidValue for wildcards or empty words
-        if len(topic.encode()) > 255:
-            raise InvalidValue(f"topic {topic[:40]!r}... is longer than AMQP's 255 bytes")
+        topic = _checked_topic(event.type)
         source = source or str(event.metadata.get("source") or "publisher")
         correlation = event.metadata.get("correlation_id")
         message = aio_pika.Message(

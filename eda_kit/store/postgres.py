@@ -653,7 +653,7 @@ class _Statements:
         columns = "position, stream_id, version, type, data, metadata, id, time"
         self.append = (
             f"SELECT appended, version FROM {s}.eda_append("
-            "%s, %s, %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s)"
+            "%s, %s, %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %s)"
         )
         self.version = f"SELECT coalesce(max(version), 0) FROM {s}.eda_events WHERE stream_id = %s"
         self.held_ids = (

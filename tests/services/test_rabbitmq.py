@@ -8,6 +8,7 @@ shared one). Every test uses its own exchange and queue names and deletes them a
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import subprocess
 import sys
@@ -261,6 +262,21 @@ def test_coroutine_handlers_are_awaited(make_bus):
     bus.publish(Event("ask"))
     wait_for(lambda: len(seen) == 2, what="the reply")
     assert seen == ["ask", "reply.sent"]
+
+
+def test_publish_async_from_another_loop_confirms_and_times_out_as_publish_does(make_bus):
+    bus = make_bus(timeout=0.5)
+    bus.subscribe("order.*", lambda e: None, name="billing").unsubscribe()
+    receipt = asyncio.run(bus.publish_async(Event("order.placed")))
+    assert receipt.topic == "order.placed" and bus.queue_depth("billing") == 1
+
+    async def no_answer(event, source):  # a broker that never confirms
+        await asyncio.sleep(5)
+
+    bus._publish = no_answer  # type: ignore[method-assign]
+    with pytest.raises(BrokerUnavailable, match="no answer within 0.5 s"):
+        asyncio.run(bus.publish_async(Event("order.placed")))
+    bus.purge("billing")
 
 
 # --- consumers in other processes --------------------------------------------------------------
