@@ -24,6 +24,11 @@ that *retries* by building a new event for the same fact sends a new id: the inb
 tell, so such facts need an idempotency key in the data (see
 :mod:`eda_kit.messaging.idempotency`).
 
+The reverse mistake loses a message: the stores keep ids unique *per stream* (KurrentDB's rule),
+so one ``Event`` object appended to two streams is two messages with one id, and the inbox skips
+the second as a duplicate. An event that belongs in two streams is two events: give the copy an
+id of its own (``Event(e.type, e.data, e.metadata)``).
+
 Two backends: :class:`SQLiteInbox` (the ids in the consumer's own database, so its tables and
 the ids share a transaction; the handler gets the ``sqlite3.Connection``) and
 :class:`InMemoryInbox` (the handler gets a working copy of a JSON ``state`` dict that replaces

@@ -25,6 +25,11 @@ Why on the class, not on a repository? The schema of a new event must not depend
 repository saved it. If one repository knew the upcaster and another did not, the second
 would save today's deposits as "schema 1", and the first would upcast them again on read:
 a deposit of 100 paise would come back as 10,000, with no error.
+
+The same trap is open to code that appends to the store *directly*, not through a repository
+(a command handler, a script, an import): its events carry no schema, count as schema 1 and
+are upcast on read. Stamp them first: ``store.append(stream, repo.upcasters.stamp(event))``
+(``Upcasters.of_class(BankAccount).stamp(event)`` without a repository).
 """
 
 from __future__ import annotations

@@ -68,6 +68,20 @@ def test_new_events_are_stamped_with_the_current_schema_and_not_upcast_again(sto
     assert repo.get("acc-7").balance == 51250 + 100 - 50
 
 
+def test_an_event_appended_directly_is_schema_1_unless_stamped_as_the_docs_say(store):
+    """Outside a repository nothing stamps: the module docstring's warning, and its fix."""
+    from eda_kit.sourcing.upcasting import Upcasters
+
+    old_deposits(store)
+    Account = declaring({("Deposited", 1): rupees_to_paise})
+    repo = Repository(store, Account)
+    store.append("acc-7", repo.upcasters.stamp(Event("Deposited", {"amount": 100})))
+    store.append("acc-7", Upcasters.of_class(Account).stamp(Event("Deposited", {"amount": 1})))
+    assert repo.get("acc-7").balance == 51250 + 100 + 1  # stamped: read as today's shape
+    store.append("acc-7", Event("Deposited", {"amount": 100}))  # unstamped: "schema 1"
+    assert repo.get("acc-7").balance == 51250 + 101 + 10000  # upcast: 100 times too large
+
+
 def test_upcasters_chain(store):
     old_deposits(store)
 
