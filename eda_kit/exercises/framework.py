@@ -223,6 +223,12 @@ def difference(expected: Any, actual: Any) -> str:
             for key in expected:
                 if not same(expected[key], actual[key]):
                     return f"{key}: {difference(expected[key], actual[key])}"
+        missing = [key for key in expected if key not in actual]
+        extra = [key for key in actual if key not in expected]
+        if missing:
+            return f"no entry for {short_repr(missing, 100)}"
+        if extra:
+            return f"an entry that should not be there: {short_repr(extra, 100)}"
     if (
         _is_log(expected)
         and _is_log(actual)
