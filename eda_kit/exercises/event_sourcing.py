@@ -8,6 +8,9 @@
 
 from __future__ import annotations
 
+import os
+import time as _time
+from contextlib import contextmanager
 from datetime import UTC, datetime, time, timedelta
 
 from ..events import Event
@@ -324,55 +327,126 @@ def _with_takewhile(events, day):  # right: the prefix of the story up to the en
     return total
 
 
-_MONDAY = datetime(2026, 1, 5, tzinfo=UTC)
+_MONDAY = "2026-01-05"  # a week inside one month
+_MONTH_END = "2026-01-29"  # Thursday: the week runs into February
+_YEAR_END = "2025-12-29"  # Monday: the week runs into 2026
+_SECOND = 1_000_000  # event times are microseconds after the first day's 00:00 UTC
+_MINUTE = 60 * _SECOND
+_DAY = 24 * 60 * _MINUTE
+#: Local clocks the checker sets the machine to (POSIX TZ strings: no time zone files needed).
+_TIME_ZONES = {"IST-5:30": "India, UTC+5:30", "PST8": "California, UTC-8"}
+
+
+@contextmanager
+def _local_time_zone(tz):
+    """Run with the machine's local time zone set to ``tz`` (Unix; elsewhere unchanged): an
+    answer that uses local time (``astimezone()``, ``fromtimestamp``) must not depend on where
+    the machine happens to be."""
+    if tz is None or not hasattr(_time, "tzset"):
+        yield
+        return
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = tz
+    _time.tzset()
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ["TZ"]
+        else:
+            os.environ["TZ"] = before
+        _time.tzset()
+
+
+def _moment(case, offset):
+    return datetime.fromisoformat(case.get("start", _MONDAY)).replace(tzinfo=UTC) + timedelta(
+        microseconds=offset
+    )
 
 
 def _run_balance_on(balance_on, case):
-    """``case``: {"events": [(type, amount, minutes after Monday 00:00)], "day": days after
-    Monday}. The events are in time order, as a stream is."""
+    """``case``: {"events": [(type, amount, microseconds after the first day's 00:00 UTC)],
+    "day": days after the first day, "start": the first day (default Monday 5 January 2026),
+    "tz": the machine's local time zone while the answer runs (default: as it is)}. The
+    events are in time order, as a stream is, and the account is opened first."""
+    offsets = [offset for _, _, offset in case["events"]]
+    if offsets != sorted(offsets) or any(
+        (kind == "AccountOpened") != (index == 0)
+        for index, (kind, _, _) in enumerate(case["events"])
+    ):
+        raise ValueError("the events of a stream are in time order, the opening first")
     events = [
         Event(kind, {"amount": amount} if amount is not None else {"owner": "asha"},
-              time=_MONDAY + timedelta(minutes=minutes))
-        for kind, amount, minutes in case["events"]
+              time=_moment(case, offset))
+        for kind, amount, offset in case["events"]
     ]  # fmt: skip
-    return balance_on(events, (_MONDAY + timedelta(days=case["day"])).date())
+    day = _moment(case, case["day"] * _DAY).date()
+    with _local_time_zone(case.get("tz")):
+        return balance_on(events, day)
+
+
+def _describe_moment(moment):
+    text = f"{moment:%a %d %b %H:%M}"
+    if moment.second or moment.microsecond:
+        text += f":{moment.second:02d}"
+    if moment.microsecond:
+        text += f".{moment.microsecond:06d}".rstrip("0")
+    return text
 
 
 def _describe_balance_on(case):
     words = []
-    for kind, amount, minutes in case["events"]:
-        moment = _MONDAY + timedelta(minutes=minutes)
-        words.append(f"{moment:%a %H:%M} {kind}{'' if amount is None else ' ' + str(amount)}")
-    day = (_MONDAY + timedelta(days=case["day"])).date()
-    return f"the end of {day:%A %d %B}, events [" + ", ".join(words) + "]"
-
-
-_DAY = 24 * 60
+    for kind, amount, offset in case["events"]:
+        moment = _describe_moment(_moment(case, offset))
+        words.append(f"{moment} {kind}{'' if amount is None else ' ' + str(amount)}")
+    day = _moment(case, case["day"] * _DAY).date()
+    where = f" (the machine's clock: {_TIME_ZONES[case['tz']]})" if case.get("tz") else ""
+    return f"the end of {day:%A %d %B %Y}{where}, events [" + ", ".join(words) + "]"
 
 
 def _generate_balance_on(rng, size):
-    moments = sorted(
-        rng.choice([rng.randint(0, 5 * _DAY), rng.randint(1, 5) * _DAY])
-        for _ in range(rng.randint(0, size + 2))
-    )
-    events = [("AccountOpened", None, moments[0])] if moments else []
-    for minutes in moments[1:]:
-        events.append(
-            (rng.choice(["Deposited", "Deposited", "Withdrawn"]), rng.randint(1, 9_000), minutes)
+    def moment():
+        day = rng.randint(0, 5)
+        return rng.choice(
+            [
+                rng.randint(0, 6 * _DAY - 1),  # any time, to the microsecond
+                day * _DAY,  # exactly midnight
+                day * _DAY - 1,  # the last microsecond of a day
+                day * _DAY - rng.randint(1, 59 * _SECOND),  # in the day's last minute
+                day * _DAY - rng.randint(1, 12 * 60) * _MINUTE,  # in the day's last hours
+            ]
         )
-    return {"events": events, "day": rng.randint(-1, 5)}
+
+    moments = sorted(max(moment(), 0) for _ in range(rng.randint(0, size + 2)))
+    events = [("AccountOpened", None, moments[0])] if moments else []
+    for offset in moments[1:]:
+        events.append(
+            (rng.choice(["Deposited", "Deposited", "Withdrawn"]), rng.randint(1, 9_000), offset)
+        )
+    case = {
+        "start": rng.choice([_MONDAY, _MONTH_END, _YEAR_END]),
+        "events": events,
+        "day": rng.randint(-1, 5),
+    }
+    if rng.random() < 0.3:
+        case["tz"] = rng.choice(sorted(_TIME_ZONES))
+    return case
 
 
-def _week_probe(label, day, events=None):
+def _at(day, hours=0, minutes=0, seconds=0, micro=0):
+    return day * _DAY + hours * 60 * _MINUTE + minutes * _MINUTE + seconds * _SECOND + micro
+
+
+def _week_probe(label, day, events=None, **more):
     week = [
-        ("AccountOpened", None, 9 * 60),
-        ("Deposited", 50_000, 9 * 60 + 5),  # Monday 09:05
-        ("Deposited", 20_000, _DAY + 11 * 60),  # Tuesday 11:00
-        ("Withdrawn", 30_000, 2 * _DAY - 1),  # Tuesday 23:59
-        ("Deposited", 5_000, 2 * _DAY),  # Wednesday 00:00 exactly
-        ("Withdrawn", 1_000, 3 * _DAY + 15 * 60),  # Thursday 15:00
+        ("AccountOpened", None, _at(0, 9)),
+        ("Deposited", 50_000, _at(0, 9, 5)),  # Monday 09:05
+        ("Deposited", 20_000, _at(1, 11)),  # Tuesday 11:00
+        ("Withdrawn", 30_000, _at(1, 23, 59)),  # Tuesday 23:59
+        ("Deposited", 5_000, _at(2)),  # Wednesday 00:00 exactly
+        ("Withdrawn", 1_000, _at(3, 15)),  # Thursday 15:00
     ]
-    return Probe(label, {"events": week if events is None else events, "day": day})
+    return Probe(label, {"events": week if events is None else events, "day": day, **more})
 
 
 balance_on = Exercise(
@@ -387,13 +461,53 @@ balance_on = Exercise(
         _week_probe(
             "the end of Tuesday, with a deposit at exactly 00:00 Wednesday",
             1,
-            [("AccountOpened", None, 0), ("Deposited", 7_000, 2 * _DAY)],
+            [("AccountOpened", None, 0), ("Deposited", 7_000, _at(2))],
+        ),  # fmt: skip
+        _week_probe(
+            "the end of Tuesday, with a withdrawal at 23:59:59.5 Tuesday (still Tuesday)",
+            1,
+            [
+                ("AccountOpened", None, 0),
+                ("Deposited", 9_000, 5),
+                ("Withdrawn", 4_000, _at(1, 23, 59, 59, 500_000)),
+            ],
+        ),  # fmt: skip
+        _week_probe(
+            "the end of Saturday 31 January, with deposits on Friday 30 January and Sunday 1 "
+            "February (the 1st comes after the 31st)",
+            2,
+            [
+                ("AccountOpened", None, 0),
+                ("Deposited", 3_000, _at(1, 10)),
+                ("Deposited", 700, _at(3, 10)),
+            ],
+            start=_MONTH_END,
+        ),  # fmt: skip
+        _week_probe(
+            "the end of Sunday 1 February, with a deposit on Friday 30 January",
+            3,
+            [("AccountOpened", None, 0), ("Deposited", 3_000, _at(1, 10))],
+            start=_MONTH_END,
+        ),  # fmt: skip
+        _week_probe(
+            "the end of Tuesday on a machine set to India time (UTC+5:30): a deposit at 20:00 "
+            "UTC Tuesday is 01:30 Wednesday there, but the day is a UTC day",
+            1,
+            [("AccountOpened", None, 0), ("Deposited", 6_000, _at(1, 20))],
+            tz="IST-5:30",
+        ),  # fmt: skip
+        _week_probe(
+            "the end of Tuesday on a machine set to California time (UTC-8): a deposit at "
+            "03:00 UTC Wednesday is 19:00 Tuesday there, but it is a Wednesday deposit",
+            1,
+            [("AccountOpened", None, 0), ("Deposited", 6_000, _at(2, 3))],
+            tz="PST8",
         ),  # fmt: skip
         _week_probe("Sunday 4 January, before the account existed", -1),
         _week_probe(
             "a quiet Tuesday with no events that day",
             1,
-            [("AccountOpened", None, 0), ("Deposited", 50_000, 5), ("Withdrawn", 1_000, 3 * _DAY)],
+            [("AccountOpened", None, 0), ("Deposited", 50_000, 5), ("Withdrawn", 1_000, _at(3))],
         ),  # fmt: skip
     ],
     generate=_generate_balance_on,
@@ -623,6 +737,17 @@ class _OtherTeller:
         return getattr(self._store, name)
 
 
+class _CountingRepository(Repository):
+    """A repository that counts its loads: each attempt loads the account once, and a refusal
+    by the rules (insufficient funds) is final, never an attempt to repeat."""
+
+    loads = 0
+
+    def get(self, *args, **kwargs):
+        self.loads += 1
+        return super().get(*args, **kwargs)
+
+
 def _run_retry(withdraw, case):
     store = InMemoryEventStore()
     store.append(
@@ -632,7 +757,7 @@ def _run_retry(withdraw, case):
             Event("Deposited", {"amount": case["balance"]}),
         ],
     )
-    repo = Repository(_OtherTeller(store, case["other_teller"]), BankAccount)
+    repo = _CountingRepository(_OtherTeller(store, case["other_teller"]), BankAccount)
     if "attempts" in case:
         result = outcome(withdraw, repo, "acc-1", case["amount"], case["attempts"], exact=True)
     else:
@@ -642,6 +767,7 @@ def _run_retry(withdraw, case):
         "result": result,
         "balance": account.balance,
         "stored": [(e.type, dict(e.data)) for e in store.read_stream("acc-1")],
+        "loads (repo.get calls)": repo.loads,
     }
 
 
@@ -682,6 +808,10 @@ retry = Exercise(
         Probe(
             "the other teller takes 80000 first: your 30000 must now be refused",
             {"balance": 100_000, "amount": 30_000, "other_teller": [80_000]},
+        ),
+        Probe(
+            "withdraw 30000 from 10000: insufficient funds is a rule, not a race (no retry)",
+            {"balance": 10_000, "amount": 30_000, "other_teller": [], "attempts": 3},
         ),
         Probe(
             "the other teller wins 3 times in a row (attempts=3): give up loudly",

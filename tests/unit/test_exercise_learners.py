@@ -130,3 +130,73 @@ def test_03_add_item_generated_and_shrunk_histories_are_ones_that_can_happen():
     smallest = cqrs.command_handler.shrink(no_expected_version, case)
     cqrs._check_history(smallest)
     assert smallest["orders"][0][1][0].startswith("placed "), smallest
+
+
+# --- 04, exercise 2: the balance at the end of a day ----------------------------------------
+
+
+def _fold(events, keep):
+    balance = 0
+    for e in events:
+        if keep(e):
+            if e.type == "Deposited":
+                balance += e.data["amount"]
+            elif e.type == "Withdrawn":
+                balance -= e.data["amount"]
+    return balance
+
+
+def test_04_end_of_day_at_23_59_is_refused():
+    """Whole minutes on 5-10 January only: 23:59 with <= agreed with midnight with <."""
+    from datetime import UTC, datetime, time
+
+    def balance_on_day(events, day):
+        end = datetime.combine(day, time(23, 59), tzinfo=UTC)
+        return _fold(events, lambda e: e.time <= end)
+
+    refused(event_sourcing.balance_on, balance_on_day, "23:59:59.5")
+
+
+def test_04_comparing_the_day_of_the_month_is_refused():
+    def balance_on_day(events, day):
+        return _fold(events, lambda e: e.time.day <= day.day)
+
+    refused(event_sourcing.balance_on, balance_on_day, "February", "January")
+
+
+def test_04_local_dates_are_refused_whatever_the_machines_time_zone():
+    """Passed only because the machine runs on UTC."""
+
+    def balance_on_day(events, day):
+        return _fold(events, lambda e: e.time.astimezone().date() <= day)
+
+    refused(event_sourcing.balance_on, balance_on_day, "India", "California")
+
+
+def test_04_the_checker_puts_the_machines_time_zone_back():
+    import os
+    import time
+
+    before = (os.environ.get("TZ"), time.localtime(0).tm_hour)
+    event_sourcing.balance_on.verdict(event_sourcing.balance_on_day)
+    assert (os.environ.get("TZ"), time.localtime(0).tm_hour) == before
+
+
+# --- 04, exercise 4: retrying every error --------------------------------------------------
+
+
+def test_04_retrying_every_exception_is_refused():
+    """`except Exception` retried "insufficient funds" three times; the checker saw the same
+    ValueError come out in the end."""
+
+    def withdraw_with_retry(repo, account_id, amount, attempts=3):
+        for attempt in range(attempts):
+            try:
+                account = repo.get(account_id)
+                account.withdraw(amount)
+                return repo.save(account)
+            except Exception:
+                if attempt == attempts - 1:
+                    raise
+
+    refused(event_sourcing.retry, withdraw_with_retry, "insufficient funds", "loads")
