@@ -783,7 +783,7 @@ def _describe_retry(case):
 def _generate_retry(rng, size):
     case = {
         "balance": rng.randint(1, 100) * 1_000,
-        "amount": rng.randint(1, 100) * 1_000,
+        "amount": rng.choice([rng.randint(1, 100) * 1_000, rng.randint(1, 3)]),  # paise too
         "other_teller": [rng.randint(1, 40) * 1_000 for _ in range(rng.randint(0, 1 + size // 2))],
     }
     if rng.random() < 0.7:

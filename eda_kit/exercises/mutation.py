@@ -5,6 +5,7 @@ tree: an operator swapped (``+`` for ``-``), a comparison loosened (``<`` for ``
 constant moved by one, a call dropped or its arguments swapped, a keyword argument removed (the
 ``expected_version=NO_STREAM`` that makes an append safe), a constant swapped for a sibling
 (``NO_STREAM`` for ``ANY``), one attribute read for another (``e.position`` for ``e.type``),
+one local variable read for another (``position`` for ``version``),
 a statement deleted, a condition negated. Each is the kind of slip a learner makes.
 
 ``tests/unit/test_exercise_mutants.py`` hands every mutant to its exercise's checker:
@@ -120,10 +121,41 @@ def _replace_in_parent(parent: ast.AST, old: ast.AST, new: ast.AST) -> None:
                     return
 
 
+def _visible_locals(tree: ast.AST) -> dict[int, list[str]]:
+    """id(Name node) -> the local variables it could have read instead: the parameters and
+    assigned names of its function and of the functions around it (``self`` excepted)."""
+    visible: dict[int, list[str]] = {}
+
+    def visit(function: ast.AST, outer: list[str]) -> None:
+        arguments = getattr(function, "args", None)
+        own = [a.arg for a in arguments.args + arguments.kwonlyargs] if arguments else []
+        for node in ast.walk(function):
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                own.append(node.id)
+        names = [n for n in dict.fromkeys([*own, *outer]) if n != "self"]
+        for node in ast.walk(function):
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+                visible[id(node)] = names  # an inner function's visit overwrites this
+        for node in ast.walk(function):
+            if node is not function and isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                visit(node, names)
+
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            visit(node, [])
+            break  # the outermost function (or the class's first method: see below)
+    if isinstance(tree, ast.Module) and tree.body and isinstance(tree.body[0], ast.ClassDef):
+        for method in tree.body[0].body:
+            if isinstance(method, ast.FunctionDef | ast.AsyncFunctionDef):
+                visit(method, [])
+    return visible
+
+
 def _sites(tree: ast.AST, names_of_kind: dict[str, list[str]]) -> list[Site]:
     nodes = list(ast.walk(tree))
     parents = {id(child): parent for parent in nodes for child in ast.iter_child_nodes(parent)}
     quiet = _messages(tree)
+    locals_near = _visible_locals(tree)
     found: list[Site] = []
     attributes_of: dict[str, list[str]] = {}  # name -> the attributes read from it (data, type)
     for node in nodes:
@@ -278,7 +310,11 @@ def _sites(tree: ast.AST, names_of_kind: dict[str, list[str]]) -> list[Site]:
                         )
                     )
         elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
-            for other in names_of_kind.get(node.id, ()):
+            # a sibling constant (NO_STREAM for ANY), or another local variable read by mistake
+            others = [*names_of_kind.get(node.id, ())]
+            if node.id in locals_near.get(id(node), ()):
+                others += [name for name in locals_near[id(node)] if name != node.id]
+            for other in others:
                 found.append(
                     (
                         index,

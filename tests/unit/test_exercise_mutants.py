@@ -67,6 +67,7 @@ def test_mutants_of_code_change_one_thing_each():
     assert found["line 2: 0 -> 1"]([], 5) == 1
     assert found["line 6: `return total` -> `return None`"]([1], 5) is None
     assert found["line 5: `total += value` deleted"]([1], 5) == 0
+    assert found["line 5: value -> limit"]([1, 2], 5) == 10  # one local read for another
     assert len(found) == len(mutants(reference)), "two mutants share a description"
 
 
