@@ -1,16 +1,25 @@
-"""Exercises for notebook 05, Saga: what to undo, where to resume, doing it only once."""
+"""Exercises for notebook 05, Saga.
+
+- ``compensations``: which compensations run, in which order, when a step fails for good
+  (and when its outcome was unknown: it may have happened).
+- ``resume``: where a resumed saga carries on, read from its log.
+- ``refund``: a compensation that is safe when the charge never happened, and holds the key
+  so that a charge arriving late can never land.
+"""
 
 from __future__ import annotations
 
-from .framework import Checker, Exercise
+import random
+
+from .framework import Exercise, Probe, outcome
 
 __all__ = [
     "compensations",
     "resume",
-    "idempotent",
+    "refund",
     "compensation_plan",
     "resume_point",
-    "make_idempotent",
+    "safe_refund",
 ]
 
 ORDER = [
@@ -19,72 +28,146 @@ ORDER = [
     ("charge_payment", True),
     ("confirm_order", False),
 ]
+_NAMES = [
+    "create_order",
+    "reserve_inventory",
+    "check_fraud",
+    "charge_payment",
+    "book_hotel",
+    "send_email",
+    "book_flight",
+    "confirm_order",
+]
 
 
-# --- 1. which compensations run, in which order -------------------------------------------
+# ======================================================================================
+# 1. Which compensations run, in which order
 
 
-def compensation_plan(steps, failed):
+def compensation_plan(steps, failed, unknown):
     names = [name for name, _ in steps]
-    completed = steps[: names.index(failed)]  # the failed step did not complete
-    return [name for name, has_undo in reversed(completed) if has_undo]
+    position = names.index(failed)
+    undo = [name for name, has_undo in reversed(steps[:position]) if has_undo]
+    if unknown and steps[position][1]:  # it may have happened: undo it too, first
+        undo.insert(0, failed)
+    return undo
 
 
-def _seed_plan(steps, failed):  # the seed's compensate(): everything, in the order written
+def _seed_plan(steps, failed, unknown):  # the seed's compensate(): everything, as written
     return [name for name, has_undo in steps if has_undo]
 
 
-def _oldest_first(steps, failed):
+def _oldest_first(steps, failed, unknown):
     names = [name for name, _ in steps]
-    return [name for name, has_undo in steps[: names.index(failed)] if has_undo]
+    undo = [name for name, has_undo in steps[: names.index(failed)] if has_undo]
+    return ([failed] if unknown else []) + undo
 
 
-def _undoes_the_failed_step_too(steps, failed):
+def _unknown_means_not_done(steps, failed, unknown):  # the timeout that charged three times
     names = [name for name, _ in steps]
-    return [name for name, has_undo in reversed(steps[: names.index(failed) + 1]) if has_undo]
+    return [name for name, has_undo in reversed(steps[: names.index(failed)]) if has_undo]
 
 
-def _forgets_to_skip(steps, failed):
+def _unknown_undone_last(steps, failed, unknown):
     names = [name for name, _ in steps]
-    return [name for name, _ in reversed(steps[: names.index(failed)])]
+    position = names.index(failed)
+    undo = [name for name, has_undo in reversed(steps[:position]) if has_undo]
+    return undo + ([failed] if unknown and steps[position][1] else [])
 
 
-def _test_plan(plan, check: Checker) -> None:
-    with check.case("the first step fails (nothing completed yet)"):
-        check.expect(plan(ORDER, "create_order"), [])
-    with check.case("charge_payment fails"):
-        check.expect(plan(ORDER, "charge_payment"), ["reserve_inventory", "create_order"])
-    with check.case("reserve_inventory fails"):
-        check.expect(plan(ORDER, "reserve_inventory"), ["create_order"])
-    steps = [("send_email", False), ("book_flight", True), ("book_hotel", True), ("rent_car", True)]
-    with check.case("rent_car fails after send_email (no compensation), flight and hotel"):
-        check.expect(plan(steps, "rent_car"), ["book_hotel", "book_flight"])
-    with check.case("confirm_order (no compensation) fails last"):
-        check.expect(
-            plan(ORDER, "confirm_order"), ["charge_payment", "reserve_inventory", "create_order"]
-        )
+def _with_a_loop(steps, failed, unknown):
+    plan = []
+    for name, has_undo in steps:
+        if name == failed:
+            if unknown and has_undo:
+                plan.append(name)
+            break
+        if has_undo:
+            plan.append(name)
+    return plan[::-1]
+
+
+def _with_a_stack(steps, failed, unknown):
+    done = []
+    for name, has_undo in steps:
+        maybe = name == failed and unknown
+        if name != failed or maybe:
+            done.append((name, has_undo))
+        if name == failed:
+            break
+    return [name for name, has_undo in reversed(done) if has_undo]
+
+
+def _run_plan(answer, case):
+    steps, failed, unknown = case
+    return answer([tuple(step) for step in steps], failed, unknown)
+
+
+def _generate_plan(rng: random.Random, size: int):
+    names = rng.sample(_NAMES, rng.randint(1, min(len(_NAMES), size + 1)))
+    steps = [(name, rng.random() < 0.7) for name in names]
+    return steps, rng.choice(names), rng.random() < 0.5
+
+
+def _describe_plan(case) -> str:
+    steps, failed, unknown = case
+    listed = ", ".join(f"{name}{'' if undo else ' (no undo)'}" for name, undo in steps)
+    how = "its outcome unknown (timed out)" if unknown else "a clear failure"
+    return f"steps [{listed}], {failed} failed for good, {how}"
 
 
 compensations = Exercise(
     "Which compensations run, and in which order",
-    test=_test_plan,
     reference=compensation_plan,
+    run=_run_plan,
+    describe=_describe_plan,
+    probes=[
+        Probe(
+            "the first step fails cleanly (nothing completed yet)", (ORDER, "create_order", False)
+        ),
+        Probe("charge_payment is declined", (ORDER, "charge_payment", False)),
+        Probe("charge_payment times out: it may have happened", (ORDER, "charge_payment", True)),
+        Probe("reserve_inventory fails cleanly", (ORDER, "reserve_inventory", False)),
+        Probe(
+            "confirm_order (no compensation) times out after everything else",
+            (ORDER, "confirm_order", True),
+        ),
+        Probe(
+            "rent_car fails after send_email (no compensation), flight and hotel",
+            (
+                [
+                    ("send_email", False),
+                    ("book_flight", True),
+                    ("book_hotel", True),
+                    ("rent_car", True),
+                ],
+                "rent_car",
+                False,
+            ),
+        ),
+    ],  # fmt: skip
+    generate=_generate_plan,
+    also_correct=[_with_a_loop, _with_a_stack],
     hints=[
-        "Only steps that completed have something to undo: those before the failed one.",
-        "Undo like unstacking plates: the newest first (reversed).",
-        "A step whose has_compensation is False is skipped; the failed step is not in the list.",
+        "Only steps that completed have something to undo: those before the failed one. "
+        "And the failed step itself, if its outcome is unknown: it may have happened.",
+        "Undo like unstacking plates: the newest first. The failed step is the newest of all.",
+        "Skip steps whose has_compensation is False. Then: reversed completed steps, with the "
+        "failed step in front when unknown is True (and it has a compensation).",
     ],
-    common_mistakes=[_seed_plan, _oldest_first, _undoes_the_failed_step_too, _forgets_to_skip],
+    common_mistakes=[_seed_plan, _oldest_first, _unknown_means_not_done, _unknown_undone_last],
     explanation=(
         "Each step may rely on the ones before it (a payment refers to an order), so undoing "
-        "must go in the reverse order: the newest effect is removed first. Steps that never "
-        "ran have nothing to undo (the seed refunds a payment it never took), and the failed "
-        "step did not complete: cleaning up its own half-done work is its action's job."
+        "goes in reverse: the newest effect first. Steps that never ran have nothing to undo "
+        "(the seed refunds a payment it never took). A step that failed cleanly did nothing; "
+        "one that timed out may have done everything, so it is undone too, first, and its "
+        "compensation must be safe if it did nothing (exercise 3)."
     ),
 )
 
 
-# --- 2. where does a resumed saga carry on? -----------------------------------------------
+# ======================================================================================
+# 2. Where does a resumed saga carry on?
 
 
 def resume_point(steps, log):
@@ -105,155 +188,276 @@ def _from_the_start(steps, log):
 
 
 def _after_the_last_logged(steps, log):
-    if not log:
+    logged = [step for _, step in log if step is not None]
+    if not logged:
         return steps[0]
-    index = steps.index(log[-1][1]) + 1
+    index = steps.index(logged[-1]) + 1
     return steps[index] if index < len(steps) else None
 
 
-def _test_resume(resume_point, check: Checker) -> None:
-    steps = [name for name, _ in ORDER]
-    with check.case("an empty log (the saga never started a step)"):
-        check.expect(resume_point(steps, []), "create_order")
-    log = [
-        ("StepStarted", "create_order"),
-        ("StepDone", "create_order"),
-        ("StepStarted", "reserve_inventory"),
-        ("StepDone", "reserve_inventory"),
-    ]
-    with check.case("two steps done, the crash came between steps"):
-        check.expect(resume_point(steps, log), "charge_payment")
-    with check.case("charge_payment started, then the crash: no StepDone for it"):
-        check.expect(
-            resume_point(steps, [*log, ("StepStarted", "charge_payment")]), "charge_payment"
-        )
-    every = [entry for step in steps for entry in (("StepStarted", step), ("StepDone", step))]
-    with check.case("every step done"):
-        check.expect(resume_point(steps, every), None)
+def _counts_done_events(steps, log):  # a retried step's events shift the count
+    done = sum(1 for event_type, _ in log if event_type in ("StepDone", "StepRetried"))
+    return steps[done] if done < len(steps) else None
 
+
+def _with_next(steps, log):
+    done = [step for event_type, step in log if event_type == "StepDone"]
+    return next((step for step in steps if step not in done), None)
+
+
+def _with_a_count(steps, log):
+    finished = sum(1 for event_type, _ in log if event_type == "StepDone")
+    return steps[finished] if finished < len(steps) else None
+
+
+def _run_resume(answer, case):
+    steps, log = case
+    return answer(list(steps), [tuple(entry) for entry in log])
+
+
+def _generate_resume(rng: random.Random, size: int):
+    steps = rng.sample(_NAMES, rng.randint(1, min(len(_NAMES), size + 1)))
+    log = [("SagaStarted", None)]
+    done = rng.randint(0, len(steps))
+    for index, step in enumerate(steps):
+        if index > done or (index == done and rng.random() < 0.4):
+            break
+        if rng.random() < 0.15:
+            log.append(("LeaseRenewed", None))
+        for _ in range(rng.choice([0, 0, 1, 2])):  # failed attempts, each retried
+            log += [("StepStarted", step), ("StepRetried", step)]
+        log.append(("StepStarted", step))  # the attempt the crash may have cut short
+        if index < done:
+            log.append(("StepDone", step))
+    if rng.random() < 0.3:
+        log.append(("LeaseTaken", None))  # a new worker took the saga over
+    return steps, log
+
+
+def _describe_resume(case) -> str:
+    steps, log = case
+    entries = ", ".join(kind if step is None else f"{kind} {step}" for kind, step in log)
+    return f"steps {steps}, log [{entries}]"
+
+
+_STEPS = [name for name, _ in ORDER]
+_TWO_DONE = [
+    ("SagaStarted", None),
+    ("StepStarted", "create_order"),
+    ("StepDone", "create_order"),
+    ("StepStarted", "reserve_inventory"),
+    ("StepRetried", "reserve_inventory"),
+    ("StepStarted", "reserve_inventory"),
+    ("StepDone", "reserve_inventory"),
+]
 
 resume = Exercise(
     "Where a resumed saga carries on",
-    test=_test_resume,
     reference=resume_point,
+    run=_run_resume,
+    describe=_describe_resume,
+    probes=[
+        Probe(
+            "the saga started, then the crash, before any step", (_STEPS, [("SagaStarted", None)])
+        ),
+        Probe(
+            "two steps done (one after a retry), the crash came between steps", (_STEPS, _TWO_DONE)
+        ),
+        Probe(
+            "charge_payment started, then the crash: no StepDone for it",
+            (_STEPS, [*_TWO_DONE, ("StepStarted", "charge_payment")]),
+        ),
+        Probe(
+            "a new worker took the lease over after the crash",
+            (_STEPS, [*_TWO_DONE, ("StepStarted", "charge_payment"), ("LeaseTaken", None)]),
+        ),
+        Probe(
+            "every step done",
+            (
+                _STEPS,
+                [("SagaStarted", None)]
+                + [
+                    entry
+                    for step in _STEPS
+                    for entry in (("StepStarted", step), ("StepDone", step))
+                ],
+            ),
+        ),
+    ],  # fmt: skip
+    generate=_generate_resume,
+    also_correct=[_with_next, _with_a_count],
     hints=[
         "Which steps can you be sure finished? Only those with a StepDone in the log.",
-        "A StepStarted without a StepDone means the crash came in the middle of that step.",
+        "A StepStarted without a StepDone means the crash came in the middle of that step; "
+        "lease events (step None) say who runs the saga, not how a step stands.",
         "Return the first step, in saga order, that has no StepDone; None if there is none.",
     ],
-    common_mistakes=[_started_counts_as_done, _from_the_start, _after_the_last_logged],
+    common_mistakes=[
+        _started_counts_as_done,
+        _from_the_start,
+        _after_the_last_logged,
+        _counts_done_events,
+    ],
     explanation=(
         "A crash between calling the payment provider and writing StepDone leaves the saga "
         "not knowing whether the charge happened. The only safe choice is to run the step "
-        "again, which is safe only if the step is idempotent (exercise 3). Steps with a "
-        "StepDone are never redone: their effects are known and recorded."
+        "again, which is safe only if the step is idempotent: the same key, so the provider "
+        "answers with the first charge. Steps with a StepDone are never redone: their effects "
+        "are known and recorded."
     ),
 )
 
 
-# --- 3. doing it only once -----------------------------------------------------------------
+# ======================================================================================
+# 3. A refund that is safe when the charge never happened
 
 
-def make_idempotent(fn):
-    results = {}
-
-    def once(key, *args):
-        if key in results:
-            return results[key]
-        result = fn(*args)  # if this raises, the key stays unknown: a retry may run it
-        results[key] = result
-        return result
-
-    return once
+def safe_refund(payments, key):
+    state = payments.get(key)
+    if state == "charged":
+        payments[key] = "refunded"
+        return "refunded"
+    if state is None:  # never charged (yet): hold the key so a late charge is declined
+        payments[key] = "voided"
+        return "voided"
+    return "nothing"  # refunded or voided already: a repeated refund does nothing more
 
 
-def _keyed_by_arguments(fn):
-    results = {}
-
-    def once(key, *args):
-        if args not in results:
-            results[args] = fn(*args)
-        return results[args]
-
-    return once
+def _refunds_blindly(payments, key):  # the seed: refunds money it never took
+    payments[key] = "refunded"
+    return "refunded"
 
 
-def _forgets_the_answer(fn):
-    seen = set()
-
-    def once(key, *args):
-        if key in seen:
-            return None
-        seen.add(key)
-        return fn(*args)
-
-    return once
+def _skips_unknown_charges(payments, key):  # the late charge lands after the "refund"
+    if payments.get(key) == "charged":
+        payments[key] = "refunded"
+        return "refunded"
+    return "nothing"
 
 
-def _remembers_failures(fn):
-    seen = {}
-
-    def once(key, *args):
-        if key in seen:
-            return seen[key]
-        seen[key] = None  # marked before the work: a failure is never retried
-        seen[key] = fn(*args)
-        return seen[key]
-
-    return once
+def _voids_everything(payments, key):  # a real charge is never given back
+    if key not in payments:
+        payments[key] = "voided"
+        return "voided"
+    return "nothing"
 
 
-def _test_idempotent(make_idempotent, check: Checker) -> None:
-    charges = []
-
-    def charge(amount):
-        charges.append(amount)
-        return f"receipt-{len(charges)}"
-
-    with check.case("make_idempotent(charge)"):
-        pay = make_idempotent(charge)
-        check.require(callable(pay), f"it should return a function once(key, *args), got {pay!r}")
-    with check.case("charge 30 with key 'A1/charge', then the same key again"):
-        first, second = pay("A1/charge", 30), pay("A1/charge", 30)
-        check.expect(charges, [30], "the charges made")
-        check.expect(second, first, "the answer to the repeated request")
-    with check.case("two different orders of the same amount: keys 'A1/charge', 'A2/charge'"):
-        charges.clear()
-        pay = make_idempotent(charge)
-        pay("A1/charge", 30)
-        pay("A2/charge", 30)
-        check.expect(charges, [30, 30], "the charges made")
-    calls = []
-
-    def flaky(amount):
-        calls.append(amount)
-        if len(calls) == 1:
-            raise ConnectionError("provider timed out")
-        return "receipt-ok"
-
-    with check.case("the first attempt raises, the retry with the same key succeeds"):
-        pay = make_idempotent(flaky)
-        try:
-            pay("A1/charge", 30)
-        except ConnectionError:
-            pass
-        check.expect(pay("A1/charge", 30), "receipt-ok", "the answer to the retry")
+def _refunds_twice(payments, key):  # a repeated compensation must not pay out again
+    if payments.get(key) in ("charged", "refunded"):
+        payments[key] = "refunded"
+        return "refunded"
+    payments[key] = "voided"
+    return "voided"
 
 
-idempotent = Exercise(
-    "Run once per idempotency key",
-    test=_test_idempotent,
-    reference=make_idempotent,
+def _with_match(payments, key):
+    match payments.get(key):
+        case "charged":
+            payments[key] = "refunded"
+            return "refunded"
+        case None:
+            payments[key] = "voided"
+            return "voided"
+        case _:
+            return "nothing"
+
+
+def _with_a_table(payments, key):
+    moves = {"charged": "refunded", None: "voided"}
+    state = payments.get(key)
+    if state not in moves:
+        return "nothing"
+    payments[key] = moves[state]
+    return moves[state]
+
+
+def _provider_charges(payments, key, money):
+    """The payment provider receiving a charge under ``key`` (on time, or late)."""
+    state = payments.get(key)
+    if state is None:
+        payments[key] = "charged"
+        money.append(30)
+        return "charged"
+    if state == "charged":
+        return "charged (the first charge, replayed)"
+    return f"declined: the key is {state}"
+
+
+def _run_refund(answer, operations):
+    """Each operation: ("charge" | "refund", key). A refund that answers "refunded" sends
+    money back; the charges are the provider's (declined once the key is voided)."""
+    payments: dict = {}
+    money: list = []
+    seen = []
+    for what, key in operations:
+        if what == "charge":
+            seen.append(_provider_charges(payments, key, money))
+            continue
+        answered = outcome(answer, payments, key)
+        seen.append(answered)
+        if getattr(answered, "value", None) == "refunded":
+            money.append(-30)
+    return {
+        "answers": seen,
+        "payments": dict(sorted(payments.items(), key=lambda item: str(item[0]))),
+        "charged - refunded": sum(money),
+    }
+
+
+def _generate_refund(rng: random.Random, size: int):
+    keys = [f"A{n}/charge_payment" for n in range(1, 2 + size // 3)]
+    return [(rng.choice(["charge", "refund"]), rng.choice(keys)) for _ in range(1 + size)]
+
+
+def _describe_refund(operations) -> str:
+    return "then ".join(f"{what} {key}; " for what, key in operations).rstrip("; ")
+
+
+_K = "A1/charge_payment"
+
+refund = Exercise(
+    "A refund that is safe when the charge never happened",
+    reference=safe_refund,
+    run=_run_refund,
+    describe=_describe_refund,
+    probes=[
+        Probe("the charge went through, then the refund", [("charge", _K), ("refund", _K)]),
+        Probe("the charge timed out and never arrived: refund", [("refund", _K)]),
+        Probe("refund first, then the late charge arrives", [("refund", _K), ("charge", _K)]),
+        Probe(
+            "charged, refunded, then a retry of the refund",
+            [("charge", _K), ("refund", _K), ("refund", _K)],
+        ),
+        Probe(
+            "the refund runs twice before a late charge",
+            [("refund", _K), ("refund", _K), ("charge", _K)],
+        ),
+        Probe(
+            "two orders, one charged, both refunded",
+            [
+                ("charge", "A1/charge_payment"),
+                ("refund", "A2/charge_payment"),
+                ("refund", "A1/charge_payment"),
+                ("charge", "A2/charge_payment"),
+            ],
+        ),
+    ],  # fmt: skip
+    generate=_generate_refund,
+    also_correct=[_with_match, _with_a_table],
     hints=[
-        "Keep a dict from key to the result of the first successful call.",
-        "Look up the key, not the arguments: two orders may well cost the same.",
-        "Store the result only after fn returned: if it raised, a retry must run it again.",
+        "Look the key up first: charged, never seen, or already refunded/voided?",
+        "Never seen does not mean never will be: the charge may still be on its way. Leave a "
+        "mark under the key so the provider declines it when it arrives.",
+        "charged: set 'refunded', return 'refunded'; not there: set 'voided', return "
+        "'voided'; anything else: change nothing and return 'nothing' (a repeated refund).",
     ],
-    common_mistakes=[_keyed_by_arguments, _forgets_the_answer, _remembers_failures],
+    common_mistakes=[_refunds_blindly, _skips_unknown_charges, _voids_everything, _refunds_twice],
     explanation=(
-        "The key names the piece of work (this step of this saga), so a retry or a resume "
-        "sends the same key and gets the first answer back instead of a second charge. It "
-        "must not be derived from the arguments (two customers can buy the same thing), and "
-        "a failure must not be remembered, or the work would never be retried."
+        "A step that timed out is compensated although nobody knows whether it happened, so "
+        "its compensation must be right in both worlds. If the charge went through, refund it "
+        "once (a retried compensation must not pay out twice). If it did not, there is nothing "
+        "to give back, but the request may still be travelling: marking the key 'voided' is "
+        "what stops it from landing after the saga has finished undoing. Real providers do "
+        "this with the idempotency key: cancel a payment intent, void an authorization."
     ),
 )

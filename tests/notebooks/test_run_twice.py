@@ -26,9 +26,7 @@ NEEDS_SERVERS = {"08_postgres_and_rabbitmq"}
 
 #: Notebooks known not to survive a second run yet, with who is fixing it. The test is a strict
 #: xfail for them: the day one runs twice cleanly, it fails until it is taken off this list.
-KNOWN = {
-    "05_saga": "a saga id reused by a second run (issue 16, helper saga)",
-}
+KNOWN: dict[str, str] = {}
 
 
 def servers_or_skip(path: Path) -> Any:

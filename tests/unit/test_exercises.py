@@ -33,12 +33,8 @@ IDS = [name for name, _ in EXERCISES]
 #: Exercises still written the old way (hand-written cases only, nothing to compare with the
 #: reference on generated inputs). Each names who converts it. When one gains ``run=``, the
 #: test below says to take it off this list.
-_SAGA = "notebook 05 (issue 16, helper saga) registers its exercises"
 _EX = "issue 17 (helper ex): being rewritten with probes and generated inputs"
 PENDING = {
-    "saga.compensations": _SAGA,
-    "saga.resume": _SAGA,
-    "saga.idempotent": _SAGA,
     **dict.fromkeys(
         [],
         _EX,
