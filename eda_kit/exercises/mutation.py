@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import dataclasses
 import inspect
 import textwrap
 from collections.abc import Callable, Iterator
@@ -498,6 +499,9 @@ class Assessment:
     killed: list[Mutant]
     equivalent: list[Mutant]
     survivors: list[tuple[Mutant, str]]  # (mutant, where it behaves differently)
+    verdicts: dict[str, str] = dataclasses.field(
+        default_factory=dict
+    )  # killed mutant's change -> verdict
 
     @property
     def different(self) -> int:
@@ -534,9 +538,12 @@ def assess(name: str, exercise: Any, corpus_factor: int = 4) -> Assessment:
     equivalent: list[Mutant] = []
     survivors: list[tuple[Mutant, str]] = []
     examples = max(exercise.examples, 1) * corpus_factor // 2
+    verdicts: dict[str, str] = {}
     for mutant in exercise_mutants(exercise):
-        if not exercise.verdict(mutant.value).passed:
+        verdict = exercise.verdict(mutant.value)
+        if not verdict.passed:
             killed.append(mutant)
+            verdicts[mutant.change] = verdict.message  # what a learner who wrote it would read
             continue
         where = None
         for seed in (exercise.seed + 1, exercise.seed + 2):
@@ -547,7 +554,7 @@ def assess(name: str, exercise: Any, corpus_factor: int = 4) -> Assessment:
             survivors.append((mutant, where))
         else:
             equivalent.append(mutant)
-    return Assessment(name, killed, equivalent, survivors)
+    return Assessment(name, killed, equivalent, survivors, verdicts)
 
 
 def all_exercises() -> list[tuple[str, Any]]:

@@ -13,7 +13,7 @@ input on which it differs.
 from __future__ import annotations
 
 import pytest
-from test_exercises import EXERCISES, IDS, PENDING  # (tests/unit is on the path)
+from test_exercises import EXERCISES, IDS, MAX_VERDICT, PENDING  # (tests/unit is on the path)
 
 from eda_kit.exercises.mutation import Mutant, assess, exercise_mutants, mutants
 
@@ -26,6 +26,9 @@ def test_every_mutant_that_behaves_differently_is_rejected(name, exercise):
     assert assessment.different > 0, f"{name}: no mutant behaves differently: is run= observing?"
     survivors = "\n".join(f"{m.change}: differs on {where}" for m, where in assessment.survivors)
     assert not assessment.survivors, f"{name}: the checker accepted\n{survivors}"
+    for change, message in assessment.verdicts.items():  # every slip gets a short verdict
+        assert message.startswith("Not yet: ") and "\n" not in message, (change, message)
+        assert len(message) <= MAX_VERDICT, f"{name}, {change}: a verdict too long: {message}"
 
 
 CONSTRAINED = [(name, exercise) for name, exercise in EXERCISES if exercise.constraints]
