@@ -11,7 +11,7 @@ from __future__ import annotations
 from ..errors import StorageError
 from ..events import Event
 from ..store import ANY, NO_STREAM, STREAM_EXISTS, InMemoryEventStore, WrongExpectedVersion
-from .framework import Exercise, Probe, outcome
+from .framework import Exercise, Probe, Raised, Returned, outcome, same
 
 __all__ = [
     "open_account",
@@ -113,26 +113,64 @@ def _always_deposits(store, account_id, owner, deposit):  # a Deposited of 0 is 
 
 def _open_with_version_zero(store, account_id, owner, deposit):  # right: 0 means "no stream"
     opened = Event("AccountOpened", {"owner": owner})
-    events = [opened, Event("Deposited", {"amount": deposit})] if deposit else [opened]
+    events = [opened, Event("Deposited", {"amount": deposit})] if deposit > 0 else [opened]
     return store.append(account_id, events, expected_version=0)
 
 
 def _open_with_a_comprehension(store, account_id, owner, deposit):  # right
     wanted = [("AccountOpened", {"owner": owner}), ("Deposited", {"amount": deposit})]
-    events = [Event(kind, data) for kind, data in wanted if data != {"amount": 0}]
+    events = [Event(kind, data) for kind, data in wanted if data.get("amount", 1) > 0]
     return store.append(account_id, events, expected_version=NO_STREAM)
+
+
+def _retries_an_unknown_outcome(store, account_id, owner, deposit):  # right: 06's Q4 advice
+    events = [Event("AccountOpened", {"owner": owner})]
+    if deposit > 0:
+        events.append(Event("Deposited", {"amount": deposit}))
+    for attempt in range(3):
+        try:
+            return store.append(account_id, events, expected_version=NO_STREAM)
+        except StorageError:  # the outcome is unknown: NO_STREAM makes trying again safe
+            if attempt == 2:
+                raise
+
+
+_ALL_OR_NOTHING = "all or nothing, and the caller knows which"
 
 
 def _run_open_account(open_account, case):
     """``case``: accounts already in the store, the account to open (owner, deposit), and
     trouble: a rival who opens the same account at the worst moment, or a disk that fails
-    on the first or second append call."""
+    on the first or second append call.
+
+    The errors the task names must be those errors (``WrongExpectedVersion``, not a
+    ``ValueError`` in its place). When the disk fails, what is judged is what is stored: the
+    answer may let the error out (nothing written) or try again (06's Q4: an unknown outcome
+    is retried) and return the version of a whole opening; half an account, or an answer that
+    says nothing of a write it did not make, is wrong."""
     rival = Event("AccountOpened", {"owner": "rival"}) if case.get("rival") else None
     store = _TrickyStore(case["account"], rival, case.get("fail_on"))
     for account_id, owner in case.get("existing", []):
         InMemoryEventStore.append(store, account_id, Event("AccountOpened", {"owner": owner}))
-    result = outcome(open_account, store, case["account"], case["owner"], case["deposit"])
-    return {"result": result, "account holds": _summary(store, case["account"])}
+    # what the account held before (from the case: reading the store would set off the rival)
+    existing = dict(case.get("existing", []))
+    before = (
+        [("AccountOpened", {"owner": existing[case["account"]]})]
+        if case["account"] in existing
+        else []
+    )
+    args = (store, case["account"], case["owner"], case["deposit"])
+    result = outcome(open_account, *args, exact=True)
+    holds = _summary(store, case["account"])
+    if case.get("fail_on"):
+        opening = [("AccountOpened", {"owner": case["owner"]})]
+        if case["deposit"] > 0:
+            opening.append(("Deposited", {"amount": case["deposit"]}))
+        told_nothing_written = isinstance(result, Raised) and holds == before
+        opened_whole = result == Returned(len(opening)) and not before and same(holds, opening)
+        if told_nothing_written or opened_whole:
+            return {"result": _ALL_OR_NOTHING, "account holds": _ALL_OR_NOTHING}
+    return {"result": result, "account holds": holds}
 
 
 def _describe_open(case):
@@ -154,7 +192,7 @@ def _generate_open(rng, size):
     case = {
         "account": rng.choice(accounts),
         "owner": rng.choice(["asha", "meera"]),
-        "deposit": rng.choice([0, 1, 2, rng.randint(1, 90_000)]),
+        "deposit": rng.choice([0, 1, 2, rng.randint(1, 90_000), -1, -rng.randint(1, 900)]),
         "existing": existing,
     }
     trouble = rng.random()
@@ -199,6 +237,15 @@ open_account = Exercise(
             "other accounts exist (the version returned is acc-1's, not a position)",
             {"account": "acc-1", "owner": "asha", "deposit": 500, "existing": [("acc-9", "x")]},
         ),
+        Probe(
+            "the disk fails on your first append call (letting the error out and trying again "
+            "are both right: the store must hold all or nothing)",
+            {"account": "acc-3", "owner": "asha", "deposit": 500, "fail_on": 1},
+        ),
+        Probe(
+            "a deposit of -500 (not above 0: the account opens with no Deposited)",
+            {"account": "acc-1", "owner": "asha", "deposit": -500},
+        ),
     ],
     generate=_generate_open,
     hints=[
@@ -218,7 +265,7 @@ open_account = Exercise(
         _two_appends,
         _always_deposits,
     ],
-    also_correct=[_open_with_version_zero, _open_with_a_comprehension],
+    also_correct=[_open_with_version_zero, _open_with_a_comprehension, _retries_an_unknown_outcome],
     explanation=(
         "NO_STREAM makes 'the stream must not exist' part of the append itself, checked while "
         "the store holds its lock (in SQLite: inside the BEGIN IMMEDIATE transaction). Checking "
@@ -309,6 +356,11 @@ def _deliver_with_else(store, handler, position):  # right: try/except/else
     return position
 
 
+#: What a failing handler raises, by the event's position: the network, a timeout, and bugs
+#: (a missing key, a bad value), so an answer that only catches one kind is caught out.
+_HANDLER_ERRORS = (RuntimeError, ConnectionError, ValueError, TimeoutError, KeyError)
+
+
 def _run_deliver(deliver, case):
     """``case``: the events' types, the starting position, and which positions fail how many
     times. ``deliver`` is called again and again from the position it returned, the way a
@@ -323,7 +375,8 @@ def _run_deliver(deliver, case):
         log.append(event.position)
         if failures.get(event.position, 0) > 0:
             failures[event.position] -= 1
-            raise ConnectionError("mail server down")
+            error = _HANDLER_ERRORS[event.position % len(_HANDLER_ERRORS)]
+            raise error(f"the handler failed on position {event.position}")
         return "sent" if case.get("returns") else None
 
     position, calls, stuck = case["start"], [], 0
@@ -337,10 +390,13 @@ def _run_deliver(deliver, case):
 
 
 def _describe_deliver(case):
-    fails = {int(p): n for p, n in case["fail"].items()}
+    fails = {
+        int(p): f"{n}x {_HANDLER_ERRORS[int(p) % len(_HANDLER_ERRORS)].__name__}"
+        for p, n in case["fail"].items()
+    }
     return (
         f"{len(case['types'])} events, starting after position {case['start']}, "
-        f"failing positions (times) {fails or 'none'}"
+        f"failing positions {fails or 'none'}"
     )
 
 
@@ -389,6 +445,11 @@ deliver_pending = Exercise(
         Probe(
             "a handler that returns None when it succeeds",
             {"types": _FOUR, "start": 0, "fail": {}, "returns": False},
+        ),
+        Probe(
+            "the handler has a bug: a ValueError on position 2, a KeyError on 4 (not only "
+            "the network fails)",
+            {"types": _FOUR, "start": 0, "fail": {"2": 1, "4": 1}},
         ),
     ],
     generate=_generate_deliver,
@@ -509,21 +570,31 @@ def _catch_up_with_match(store, view):  # right: match, and the position set onc
         view["position"] = events[-1].position
 
 
+_EMPTY_VIEW = {"position": 0, "orders": 0, "revenue": 0}
+
+
 def _run_catch_up(catch_up, script):
-    """``script``: steps, each "catch_up", "restart" (a copy of the view saved at the last
-    catch_up takes over) or an event (type, amount) appended to the store. Observes the view
-    after every catch_up."""
+    """``script``: steps, each "catch_up", an event (type, amount) appended to the store, or a
+    view taking over from the live one: "restart" (a copy saved at the last catch_up), "an
+    older backup" (the copy saved at the catch_up before that) or "a new, empty view" (a
+    second read model starting from nothing). Each must catch up from its own position, over
+    the same store; a position kept anywhere else (a checkpoint in the store) is the live
+    view's, not theirs. Observes the view after every catch_up."""
     store = InMemoryEventStore()
-    view = {"position": 0, "orders": 0, "revenue": 0}
-    saved = dict(view)
+    view = dict(_EMPTY_VIEW)
+    backups = [dict(view)]
     seen = []
     for step in script:
         if step == "catch_up":
             catch_up(store, view)
             seen.append(dict(view))
-            saved = dict(view)
+            backups.append(dict(view))
         elif step == "restart":
-            view = dict(saved)
+            view = dict(backups[-1])
+        elif step == "an older backup":
+            view = dict(backups[-2] if len(backups) > 1 else _EMPTY_VIEW)
+        elif step == "a new, empty view":
+            view = dict(_EMPTY_VIEW)
         else:
             kind, amount = step
             data = {"OrderPlaced": {"total": amount}, "OrderQuoted": {"total": amount}}.get(
@@ -544,8 +615,8 @@ def _generate_catch_up(rng, size):
         roll = rng.random()
         if roll < 0.3:
             script.append("catch_up")
-        elif roll < 0.38:
-            script.append("restart")
+        elif roll < 0.4:
+            script.append(rng.choice(["restart", "an older backup", "a new, empty view"]))
         else:
             kind = rng.choice(["OrderPlaced", "OrderPlaced", "OrderRefunded", "OrderShipped"])
             kind = "OrderQuoted" if rng.random() < 0.1 else kind
@@ -589,6 +660,16 @@ catch_up = Exercise(
         Probe(
             "an OrderQuoted carrying a total (a price offered, not an order)",
             [("OrderQuoted", 40), ("OrderPlaced", 30), "catch_up"],
+        ),
+        Probe(
+            "a new, empty view catches up over the same store (it counts every order once)",
+            [("OrderPlaced", 30), "catch_up", ("OrderPlaced", 12), "catch_up"]
+            + ["a new, empty view", "catch_up"],
+        ),
+        Probe(
+            "an older backup of the view (two catch_ups ago) is restored and catches up",
+            [("OrderPlaced", 30), "catch_up", ("OrderRefunded", 5), "catch_up"]
+            + [("OrderPlaced", 12), "catch_up", "an older backup", "catch_up"],
         ),
     ],
     generate=_generate_catch_up,

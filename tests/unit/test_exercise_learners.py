@@ -11,7 +11,7 @@ from decimal import Decimal
 
 from test_exercises import MAX_VERDICT  # (tests/unit is on the path)
 
-from eda_kit.exercises import cqrs, event_sourcing
+from eda_kit.exercises import cqrs, event_sourcing, event_store
 
 
 def refused(exercise, answer, *names: str) -> str:
@@ -200,3 +200,92 @@ def test_04_retrying_every_exception_is_refused():
                     raise
 
     refused(event_sourcing.retry, withdraw_with_retry, "insufficient funds", "loads")
+
+
+# --- 06, exercise 1: open an account once ---------------------------------------------------
+
+
+def test_06_retrying_after_a_storage_error_is_accepted():
+    """Notebook 06's Q4 says to retry after an unknown outcome; this answer did, and got
+    "expected raised an exception, got returned 2" when the disk failed once."""
+    from eda_kit import NO_STREAM, Event
+    from eda_kit.errors import StorageError
+
+    def open_account_once(store, account_id, owner, deposit):
+        events = [Event("AccountOpened", {"owner": owner})]
+        if deposit > 0:
+            events.append(Event("Deposited", {"amount": deposit}))
+        for attempt in range(3):
+            try:
+                return store.append(account_id, events, expected_version=NO_STREAM)
+            except StorageError:
+                if attempt == 2:
+                    raise
+
+    accepted(event_store.open_account, open_account_once)
+
+
+def test_06_the_stores_refusal_replaced_by_another_error_is_refused():
+    from eda_kit import NO_STREAM, Event, WrongExpectedVersion
+
+    for replacement in (ValueError, KeyError):
+
+        def open_account_once(store, account_id, owner, deposit, replacement=replacement):
+            events = [Event("AccountOpened", {"owner": owner})]
+            if deposit > 0:
+                events.append(Event("Deposited", {"amount": deposit}))
+            try:
+                return store.append(account_id, events, expected_version=NO_STREAM)
+            except WrongExpectedVersion:
+                raise replacement(f"{account_id} already exists") from None
+
+        refused(event_store.open_account, open_account_once, "WrongExpectedVersion")
+
+
+def test_06_a_negative_deposit_is_not_a_deposit():
+    """`if deposit:` wrote Deposited(-5); the task says "when deposit is above 0"."""
+    from eda_kit import NO_STREAM, Event
+
+    def open_account_once(store, account_id, owner, deposit):
+        events = [Event("AccountOpened", {"owner": owner})]
+        if deposit:
+            events.append(Event("Deposited", {"amount": deposit}))
+        return store.append(account_id, events, expected_version=NO_STREAM)
+
+    refused(event_store.open_account, open_account_once, "-500")
+
+
+# --- 06, exercise 2: a handler that fails in other ways than the network ---------------------
+
+
+def test_06_catching_only_connection_errors_is_refused():
+    def deliver_pending_events(store, handler, position):
+        for event in store.read_all(from_position=position + 1):
+            try:
+                handler(event)
+            except ConnectionError:
+                return position
+            position = event.position
+        return position
+
+    refused(event_store.deliver_pending, deliver_pending_events, "TimeoutError", "ValueError")
+
+
+# --- 06, exercise 3: the position kept apart from the read model ------------------------------
+
+
+def test_06_a_position_kept_in_a_store_checkpoint_is_refused():
+    """The failure the cheat sheet warns about ("checkpoint saved apart from the read model");
+    the checker's restart restored a copy identical to the live view, so it passed."""
+
+    def catch_up_view(store, view):
+        for event in store.read_all(from_position=store.load_checkpoint("sales") + 1):
+            if event.type == "OrderPlaced":
+                view["orders"] += 1
+                view["revenue"] += event.data["total"]
+            elif event.type == "OrderRefunded":
+                view["revenue"] -= event.data["amount"]
+            view["position"] = event.position
+            store.save_checkpoint("sales", event.position)
+
+    refused(event_store.catch_up, catch_up_view, "a new, empty view", "an older backup")
