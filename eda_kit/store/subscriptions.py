@@ -82,6 +82,10 @@ if TYPE_CHECKING:
 
 __all__ = ["StoreSubscription", "Subscribable"]
 
+#: How long a live delivery thread waits for new events before it ends (the next append
+#: starts another): an idle subscription costs no thread.
+IDLE_SECONDS = 2.0
+
 #: ``handler(event)``, or ``handler(event, unit)`` with a ``TransactionalCheckpoint``.
 Handler = Callable[..., Any]
 
@@ -179,23 +183,26 @@ class StoreSubscription:
                 return
 
     def _wake(self) -> None:
-        """After an append: tell the delivery thread (started on first use), return at once."""
+        """After an append: tell the delivery thread (started when needed), return at once."""
         if self._closed:
             return
         self._last_wake = next(self._wakes)
         self._wakeup.set()
-        if self._deliverer is None:
-            with self._start_lock:
-                if self._deliverer is None and not self._closed:
-                    self._deliverer = threading.Thread(
-                        target=self._deliver_live, name=f"eda_kit deliver {self.name}", daemon=True
-                    )
-                    self._deliverer.start()
+        with self._start_lock:  # the same lock an idle thread takes to leave: no lost wake-up
+            if self._deliverer is None and not self._closed:
+                self._deliverer = threading.Thread(
+                    target=self._deliver_live, name=f"eda_kit deliver {self.name}", daemon=True
+                )
+                self._deliverer.start()
 
     def _deliver_live(self) -> None:
-        """The delivery thread: wait for a wake-up, deliver what is new, until closed."""
+        """The delivery thread: wait for a wake-up, deliver what is new; leave when idle."""
         while True:
-            self._wakeup.wait()
+            if not self._wakeup.wait(IDLE_SECONDS):
+                with self._start_lock:
+                    if not self._wakeup.is_set():  # idle: the next wake-up starts a new one
+                        self._deliverer = None
+                        return
             if self._closed:
                 return
             self._delivering = True
@@ -206,9 +213,10 @@ class StoreSubscription:
                 self._notify()
                 if self.failed_event is not None:  # retry when something new is appended
                     self._failed_at_wake = self._last_wake
-            except Exception as error:  # the store itself failed (e.g. closed): stop
+            except Exception as error:  # the store itself failed: keep it, try next time
                 self.error = error
-                return
+                if self._store_closed():
+                    return
             finally:
                 self._delivering = False
                 self._moved()

@@ -650,3 +650,29 @@ def test_a_live_projection_over_a_sqlite_read_model_follows_another_process(tmp_
         assert projection.error is None, projection.error
         assert projection.position == 20
         assert projection.read_model.query_one("SELECT n FROM counter") == {"n": 20}
+
+
+def test_a_live_projection_over_a_sqlite_read_model_takes_appends_from_other_threads(tmp_path):
+    """start() + SQLiteReadModel, events appended on writer threads: applied on the delivery
+    thread, no "SQLite objects created in a thread" error, each once."""
+    import threading
+
+    from eda_kit.store import SQLiteEventStore
+
+    with SQLiteEventStore(tmp_path / "shop.db") as store:
+        projection = counting(store, tmp_path / "ticks.db").start()
+
+        def writer():
+            for _ in range(10):
+                store.append("clock", Event("Tick"))
+
+        threads = [threading.Thread(target=writer) for _ in range(3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert projection.wait_until(30, timeout=30) is True
+        projection.stop()
+        assert projection.error is None, projection.error
+        assert projection.read_model.query_one("SELECT n FROM counter") == {"n": 30}
+        assert projection.read_model.checkpoints() == {"ticks": 30}

@@ -678,6 +678,31 @@ def test_an_append_returns_without_waiting_for_live_subscribers(store):
     assert slow_sub.wait_until(2, timeout=30)
 
 
+def test_an_idle_delivery_thread_ends_and_the_next_append_starts_another(store, monkeypatch):
+    import threading
+    import time
+
+    from eda_kit.store import subscriptions
+
+    monkeypatch.setattr(subscriptions, "IDLE_SECONDS", 0.05)
+
+    def delivering():
+        return [t for t in threading.enumerate() if t.name == "eda_kit deliver idle-test"]
+
+    seen = []
+    sub = store.subscribe(lambda e: seen.append(e.position), name="idle-test")
+    store.append("s", ev())
+    assert sub.wait_until(1, timeout=30)
+    deadline = time.monotonic() + 30
+    while delivering() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert delivering() == []  # an idle subscription keeps no thread
+    store.append("s", ev())
+    assert sub.wait_until(2, timeout=30) and seen == [1, 2]
+    sub.close()
+    assert delivering() == []
+
+
 def test_a_poll_only_subscription_moves_only_when_polled(store):
     seen = []
     sub = store.subscribe(seen.append, live=False)
