@@ -9,10 +9,16 @@ and returns the matplotlib ``Axes`` it drew on, so you can add a title or save i
     viz.timeline(tracer)                    # the sequence diagram: one lane per participant
     viz.plot_state([0, 500, 1000, 800], label="balance")
 
-The replay player lives here too (``viz.widgets``)::
+    viz.draw_saga_log(log, upto=6)          # a saga from its log, as it stood after 6 events
+    viz.draw_lanes(store.read_all())        # streams and the global log as lanes
+    viz.draw_cqrs(commands, projections, queries)   # the two sides of CQRS
+
+The replay player lives here too (``viz.widgets``), with pictures that follow its cursor
+(``viz.pictures``)::
 
     from eda_kit.viz import ReplayPlayer
     ReplayPlayer(events, apply, initial)    # play / step / slider; goto(n) without a browser
+    ReplayPlayer(log, apply, {}, picture=viz.pictures.LanesPicture())
 
 Pictures are deterministic: the same input gives the same image, run after run. Importing
 this package loads nothing heavy: networkx loads with the first graph, matplotlib with the
@@ -37,10 +43,28 @@ _EXPORTS = {
     "timeline": "timeline",
     "plot_state": "state",
     "draw_saga": "saga",
+    "draw_saga_log": "saga",
+    "saga_at": "saga",
+    "draw_lanes": "lanes",
+    "draw_cqrs": "cqrs_picture",
     "ReplayPlayer": "widgets",
 }
 
 __all__ = list(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(
-    __name__, _EXPORTS, globals(), submodules=("flow", "timeline", "state", "saga", "widgets")
+    __name__,
+    _EXPORTS,
+    globals(),
+    submodules=(
+        "flow",
+        "timeline",
+        "state",
+        "saga",
+        "lanes",
+        "cqrs_picture",
+        "pictures",
+        "changes",
+        "checkpoints",
+        "widgets",
+    ),
 )

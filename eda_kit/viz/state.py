@@ -5,6 +5,9 @@ point per version (version 0 is the state before any event), so "time travel" (t
 version 2) is something you can point at::
 
     viz.plot_state([0, 500, 1000, 800], label="balance", mark=2)
+
+In a replay, ``upto=n`` draws the versions after ``n`` faint (they have not happened yet at
+that point) and marks version ``n``: the replay player's picture for a value over versions.
 """
 
 from __future__ import annotations
@@ -19,7 +22,8 @@ from . import theme
 __all__ = ["plot_state"]
 
 
-def _value(state: Any, key: str | Callable[[Any], Any] | None) -> Any:
+def value_of(state: Any, key: str | Callable[[Any], Any] | None) -> Any:
+    """The number to plot from one state: the state itself, a key, an attribute or key(state)."""
     if key is None:
         return state
     if callable(key):
@@ -36,6 +40,7 @@ def plot_state(
     *,
     key: str | Callable[[Any], Any] | None = None,
     mark: int | None = None,
+    upto: int | None = None,
     title: str | None = None,
 ) -> Any:
     """Plot a value after each version and return the matplotlib Axes.
@@ -44,6 +49,7 @@ def plot_state(
     - ``key``: when the states are dicts or objects, which number to plot: a key or attribute
       name (``key="balance"``) or a function (``key=lambda s: s["balance"]``).
     - ``mark``: a version to point at (drawn as a highlighted point and a dotted line).
+    - ``upto``: the replay's cursor: versions after it are drawn faint, and it is marked.
     """
     from matplotlib.ticker import MaxNLocator
 
@@ -57,13 +63,19 @@ def plot_state(
         raise InvalidValue("plot_state needs at least one state (version 0, before any event)")
     values: list[float] = []
     for version, state in zip(versions, raw, strict=True):
-        value = _value(state, key)
+        value = value_of(state, key)
         if isinstance(value, bool) or not isinstance(value, Real):
             raise InvalidType(
                 f"plot_state: the value at version {version} is {value!r} "
                 f"({type(value).__name__}), not a number; pass key= to pick one"
             )
         values.append(float(value))
+    if upto is not None:
+        if upto not in versions:
+            raise InvalidValue(
+                f"upto={upto!r} is not one of the versions {versions[0]}..{versions[-1]}"
+            )
+        mark = upto if mark is None else mark
     if mark is not None and mark not in versions:
         raise InvalidValue(
             f"mark={mark!r} is not one of the versions {versions[0]}..{versions[-1]}"
@@ -72,18 +84,31 @@ def plot_state(
     if ax is None:
         ax = theme.new_axes((6.4, 3.0))
     # a step line: the value holds until the next event changes it (and after the last one)
+    cut = len(versions) if upto is None else versions.index(upto) + 1
+    if cut < len(versions):  # the future, faint: from the cursor's value on
+        ax.step(
+            [*versions[cut - 1 :], versions[-1] + 0.4],
+            [*values[cut - 1 :], values[-1]],
+            where="post",
+            color=theme.GHOST_EDGE,
+            linestyle="dashed",
+            linewidth=1.5,
+            zorder=1,
+        )
+        ax.plot(versions[cut:], values[cut:], "o", color=theme.GHOST_EDGE, markersize=5, zorder=2)
+    solid_x = [*versions[:cut], versions[cut - 1] + (0.4 if cut == len(versions) else 0)]
     ax.step(
-        [*versions, versions[-1] + 0.4],
-        [*values, values[-1]],
+        solid_x,
+        [*values[:cut], values[cut - 1]],
         where="post",
         color="#4d79a7",
         linewidth=2,
         zorder=2,
     )
-    ax.plot(versions, values, "o", color="#4d79a7", markersize=6, zorder=3)
+    ax.plot(versions[:cut], values[:cut], "o", color="#4d79a7", markersize=6, zorder=3)
     if len(values) <= 30:
         previous = None
-        for version, value in zip(versions, values, strict=True):
+        for number, (version, value) in enumerate(zip(versions, values, strict=True)):
             # The step line arrives from the previous value: after a drop it comes down from
             # above, so the label goes below the point to stay clear of it.
             dropped = previous is not None and value < previous
@@ -95,7 +120,7 @@ def plot_state(
                 va="top" if dropped else "bottom",
                 ha="center",
                 fontsize=theme.SMALL_FONT,
-                color="#333333",
+                color="#333333" if number < cut else theme.GHOST_TEXT,
             )
             previous = value
     if mark is not None:

@@ -1,56 +1,84 @@
 """The replay player: scrub through a list of events and watch the state change.
 
 Event sourcing says *state is a fold over events*: start from ``initial`` and apply each event
-in turn. ``ReplayPlayer`` lets you walk that fold back and forth::
+in turn. ``ReplayPlayer`` lets you walk that fold back and forth, like a time-travel debugger::
 
     def apply(balance, event):                      # a pure fold step: returns the new state
         return balance + event.data["amount"]
 
     player = ReplayPlayer(events, apply, initial=0)
     player.goto(3).state      # the balance after the first 3 events
+    player.change             # what event 3 changed: [Change('changed', (), 250, 300)]
     player.step(); player.back(); player.position; player.event; len(player)
-    player                    # in Jupyter: play / step / slider / speed, the event, the state
+    player.only(type="Deposited")   # step and back now skip to the next deposit
+    player                    # in Jupyter: play / step / slider / speed, the event, the
+                              # state with the change marked, and a picture of the moment
 
 It works without a browser (tests and plain Python use ``goto``, ``step``, ``back``), and in
 Jupyter it shows ipywidgets controls. ipywidgets is imported only when the controls are
-first shown; matplotlib only when a graph is drawn.
+first shown; matplotlib only when a picture is drawn.
+
+**A picture at the cursor.** ``picture=`` draws the moment beside the state (see
+``viz.pictures``): the flow graph of the trace so far, a value over versions, a saga's steps,
+streams as lanes, the two sides of CQRS. ``graph=`` a trace (the player's own records) is the
+flow graph *at the cursor*: counts and outcomes of the first ``k`` steps only, the current
+edge highlighted, what comes later faint. Every picture shows only what has happened.
+
+**What changed.** The state panel marks the keys the event at the cursor added or changed,
+and a line per change says what it was (``~ orders.A1.status: "placed" → "paid"``; see
+``viz.changes``). ``only(type=..., stream=...)`` (the "show" menu in Jupyter) makes step and
+back skip to the events you care about; the state is still the fold of *all* events.
 
 **Checkpoints, so any jump is cheap.** Replaying from event 0 on every jump would cost up to
 ``len(events)`` calls of ``apply``. Instead, the player folds once at construction and keeps
-a checkpoint (the state) every ``checkpoint_every`` events. ``goto(n)`` starts from the
-nearest checkpoint at or before ``n`` (or from the current position, when that is closer and
-on the way), so it calls ``apply`` at most ``checkpoint_every - 1`` times.
+checkpoints (copies of the state) along the way, at least ``checkpoint_every`` events apart
+and further apart as the state grows (``viz.checkpoints``): building costs O(n), the
+checkpoints hold at most 64 bytes per event, and ``goto(n)`` starts from the nearest
+checkpoint at or before ``n`` (or from the current position, when that is on the way), so it
+calls ``apply`` at most ``player.longest_jump`` times.
 
-**Copies, so apply can't spoil a checkpoint.** Checkpoints are stored as deep copies, and a
-jump folds from a fresh deep copy of one. So even an ``apply`` that changes its ``state``
-argument in place (and returns it) gives right answers. Prefer a pure ``apply`` anyway: it is
-what the course teaches, and it is cheaper (nothing to undo). ``initial`` is never changed.
-``player.state`` is the player's working state: read it, don't change it.
+**Copies, so apply can't spoil a checkpoint.** Checkpoints are private copies, and a jump
+folds from a fresh copy of one. So even an ``apply`` that changes its ``state`` argument in
+place (and returns it) gives right answers. Prefer a pure ``apply`` anyway: it is what the
+course teaches. ``initial`` is never changed. ``player.state`` is the player's working
+state: read it, don't change it.
 """
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import html
 import json
 import operator
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from enum import Enum
 from typing import Any
 
 from ..errors import InvalidType, InvalidValue
 from ..trace import Tracer, TraceRecord
+from .changes import Change, diff, mark_of, state_lines, wrap
+from .checkpoints import BYTES_PER_EVENT, Checkpoints, capture, restore
 
-__all__ = ["ReplayPlayer", "tally", "describe_event", "format_state"]
+__all__ = ["ReplayPlayer", "tally", "describe_event", "format_state", "facets"]
 
 DEFAULT_CHECKPOINT_EVERY = 100
 #: How many events before and after the cursor the event view lists.
 NEIGHBOURS = 2
 _MAX_STATE_CHARS = 4000
-# Long lines wrap rather than vanish under the graph beside them.
-_ROW_STYLE = "padding:1px 6px;white-space:pre-wrap;overflow-wrap:anywhere;font-family:monospace;"
-_STATE_STYLE = "margin:2px 0;max-height:320px;overflow:auto;white-space:pre-wrap;"
+_MAX_CHANGES = 12  # change lines shown; the rest are counted
+_WRAP = 72  # state lines are broken (at item and word boundaries) past this many characters
+_PICTURES_CACHED = 64
+# Long lines wrap at spaces only: a word is never cut ("statu" / "s"); a word longer than
+# the column scrolls sideways instead.
+_WRAP_STYLE = "white-space:pre-wrap;overflow-wrap:normal;word-break:normal;"
+_ROW_STYLE = f"padding:1px 6px;{_WRAP_STYLE}font-family:monospace;"
+_STATE_STYLE = f"margin:2px 0;max-height:320px;overflow:auto;{_WRAP_STYLE}"
+_MARK_STYLE = {
+    "added": "background:#d9f2d9;",
+    "changed": "background:#fff0c2;",
+    "removed": "background:#f9d6d5;text-decoration:line-through;",
+}
 _SPEEDS = (("0.5×", 1600), ("1×", 800), ("2×", 400), ("4×", 200))
 
 
@@ -107,20 +135,19 @@ def _has_default_repr(value: Any) -> bool:
     return repr_of_type is object.__repr__ and hasattr(value, "__dict__")
 
 
-def _pretty(value: Any, indent: int = 0) -> str:
-    """JSON text, one line when it fits in 60 characters, else one item per line."""
-    flat = json.dumps(value, ensure_ascii=False)
-    if len(flat) <= 60 or not isinstance(value, (dict, list)) or not value:
-        return flat
-    pad = "  " * (indent + 1)
-    if isinstance(value, dict):
-        items = [
-            f"{pad}{json.dumps(k, ensure_ascii=False)}: {_pretty(v, indent + 1)}"
-            for k, v in value.items()
-        ]
-        return "{\n" + ",\n".join(items) + "\n" + "  " * indent + "}"
-    items = [pad + _pretty(v, indent + 1) for v in value]
-    return "[\n" + ",\n".join(items) + "\n" + "  " * indent + "]"
+def _pretty(value: Any) -> str:
+    """JSON text, one line per item when it is long, long lines wrapped at item boundaries."""
+    return "\n".join(
+        part for text, _path, _whole in state_lines(value) for part in wrap(text, _WRAP)
+    )
+
+
+def _shows_as_data(state: Any) -> bool:
+    return (
+        state is None
+        or isinstance(state, (Mapping, list, tuple, set, frozenset, str, int, float, Enum))
+        or (dataclasses.is_dataclass(state) and not isinstance(state, type))
+    )
 
 
 def format_state(state: Any) -> str:
@@ -132,17 +159,30 @@ def format_state(state: Any) -> str:
     """
     if _has_default_repr(state):
         text = f"{type(state).__name__} {_pretty(_plain(state))}"  # e.g. "Account {...}"
-    elif (
-        state is None
-        or isinstance(state, (Mapping, list, tuple, set, frozenset, str, int, float, Enum))
-        or (dataclasses.is_dataclass(state) and not isinstance(state, type))
-    ):
+    elif _shows_as_data(state):
         text = _pretty(_plain(state))
     else:
         text = repr(state)
     if len(text) > _MAX_STATE_CHARS:
         text = text[:_MAX_STATE_CHARS] + f"\n… ({len(text) - _MAX_STATE_CHARS} more characters)"
     return text
+
+
+def facets(event: Any) -> list[tuple[str, str]]:
+    """What an event can be filtered by: ``[("type", ...), ("stream", ...)]`` for an Event,
+    ``[("event", ...), ("participant", sender), ("participant", receiver)]`` for a trace step.
+    """
+    if isinstance(event, TraceRecord):
+        found = [("event", event.event), ("participant", event.source)]
+        if event.target is not None:
+            found.append(("participant", event.target))
+        return found
+    found = []
+    if hasattr(event, "type"):
+        found.append(("type", str(event.type)))
+    if getattr(event, "stream_id", ""):
+        found.append(("stream", str(event.stream_id)))
+    return found
 
 
 def tally(state: Mapping[str, Mapping[str, int]] | None, record: TraceRecord) -> dict:
@@ -168,16 +208,21 @@ class ReplayPlayer:
 
     - ``events``: a list (or a ``Tracer``: its records).
     - ``apply(state, event) -> new state``: one fold step. ``initial``: the state before any.
-    - ``graph``: a flow graph (``viz.flow_graph``) or a trace; the player then draws it with
-      the current event's edge highlighted. ``edge_of(event)`` says which edge or node to
-      highlight; by default a ``TraceRecord``'s own edge, or an ``Event``'s event node.
+    - ``picture``: what to draw beside the state at the cursor (``viz.pictures``).
+    - ``graph``: a flow graph (``viz.flow_graph``) or a trace. When it is the player's own
+      trace, the picture is the flow graph *at the cursor* (``pictures.FlowPicture``);
+      otherwise the given graph with the current event's edge highlighted, where
+      ``edge_of(event)`` says which edge or node (by default a ``TraceRecord``'s own edge,
+      or an ``Event``'s event node).
     - ``render(state) -> str`` (or an object with ``_repr_html_``): how to show the state;
-      by default pretty JSON-like text.
-    - ``checkpoint_every``: keep a checkpoint every k events; a jump costs < k ``apply`` calls.
+      by default pretty JSON-like text with the change at the cursor marked.
+    - ``checkpoint_every``: the least distance between checkpoints (they spread out further
+      as the state grows: see ``viz.checkpoints``).
     - ``start``: where the cursor starts (default 0: before any event).
 
     Position ``n`` means "after the first n events": 0 is the initial state and
-    ``len(player)`` the final one. ``player.event`` is the event that led there.
+    ``len(player)`` the final one. ``player.event`` is the event that led there, and
+    ``player.change`` what it changed.
     """
 
     def __init__(
@@ -189,6 +234,7 @@ class ReplayPlayer:
         render: Callable[[Any], Any] | None = None,
         edge_of: Callable[[Any], Any] | None = None,
         *,
+        picture: Any = None,
         checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
         start: int = 0,
         title: str = "Replay",
@@ -210,24 +256,38 @@ class ReplayPlayer:
         for name, fn in (("render", render), ("edge_of", edge_of)):
             if fn is not None and not callable(fn):
                 raise InvalidType(f"{name} must be a function, not {fn!r}")
+        if picture is not None and not all(
+            callable(getattr(picture, method, None)) for method in ("figsize", "key", "draw")
+        ):
+            raise InvalidType(
+                f"picture must have figsize, key and draw methods (see viz.pictures), "
+                f"not {type(picture).__name__}"
+            )
         self._events = list(events)
         self._apply = apply
-        self._every = checkpoint_every
         self._render = render
-        self._edge_of = edge_of
         self.title = title
-        self._graph = None if graph is None else _as_flow_graph(graph)
+        self._picture = picture
+        if picture is None and graph is not None:
+            self._picture = _picture_for(graph, self._events, edge_of)
         self._widgets: dict[str, Any] | None = None
         self._syncing = False
-        self._png_cache: dict[Any, bytes] = {}
+        self._png_cache: OrderedDict[Any, bytes] = OrderedDict()
+        self._match: dict[str, str] = {}
+        self._before: Any = _UNKNOWN  # the plain state before the cursor's event, once known
+        watch = getattr(self._picture, "watch", None)
 
-        # One full fold, keeping a deep copy of the state every k events.
-        self._checkpoints = [copy.deepcopy(initial)]
-        state = copy.deepcopy(initial)
+        # One full fold, keeping checkpoints spaced by the state's size.
+        self._checkpoints = Checkpoints(checkpoint_every, BYTES_PER_EVENT)
+        state = restore(capture(initial))  # a private copy: initial is never changed
+        self._checkpoints.keep_if_due(0, state)
+        if watch is not None:
+            watch(0, state, None)
         for number, event in enumerate(self._events, start=1):
             state = self._fold(state, event, number)
-            if number % checkpoint_every == 0:
-                self._checkpoints.append(copy.deepcopy(state))
+            self._checkpoints.keep_if_due(number, state)
+            if watch is not None:
+                watch(number, state, event)
         self._state = state
         self._position = len(self._events)
         self.goto(start)
@@ -259,8 +319,33 @@ class ReplayPlayer:
 
     @property
     def checkpoint_every(self) -> int:
-        """The distance between checkpoints: a jump costs fewer ``apply`` calls than this."""
-        return self._every
+        """The least distance between checkpoints (small states are kept this often)."""
+        return self._checkpoints.every
+
+    @property
+    def checkpoints(self) -> Checkpoints:
+        """The kept states: their ``positions``, ``sizes`` and ``total_bytes``."""
+        return self._checkpoints
+
+    @property
+    def longest_jump(self) -> int:
+        """The most ``apply`` calls any ``goto`` can need (from a checkpoint to the target)."""
+        return self._checkpoints.longest_fold
+
+    @property
+    def picture(self) -> Any:
+        """What the player draws beside the state (``None``: no picture)."""
+        return self._picture
+
+    @property
+    def graph(self) -> Any:
+        """The flow graph the picture shows at the cursor (``None`` without a flow picture).
+
+        For a player over its own trace: ``flow_graph(records[:position])``.
+        """
+        if hasattr(self._picture, "graph_at"):
+            return self._picture.graph_at(self._position)
+        return getattr(self._picture, "graph", None)
 
     def goto(self, n: int) -> ReplayPlayer:
         """Move to the state after the first ``n`` events (0 <= n <= len); returns the player."""
@@ -273,11 +358,15 @@ class ReplayPlayer:
                 f"goto({n}): the position must be between 0 and "
                 f"{len(self._events)} (the number of events)"
             )
-        base = (n // self._every) * self._every
+        if n != self._position:
+            self._before = _UNKNOWN
+        base = self._checkpoints.position_before(n)
         if not base <= self._position <= n:  # the cursor is not on the way: use a checkpoint
-            self._state = copy.deepcopy(self._checkpoints[n // self._every])
-            self._position = base
+            self._position, self._state = self._checkpoints.before(n)
+        watching = self._widgets is not None  # shown: the change panel needs the state before
         for index in range(self._position, n):
+            if watching and index == n - 1:
+                self._before = _plain(self._state)
             self._state = self._fold(self._state, self._events[index], index + 1)
             self._position = index + 1
         self._position = n
@@ -285,12 +374,62 @@ class ReplayPlayer:
         return self
 
     def step(self) -> ReplayPlayer:
-        """One event forward (stays put at the end)."""
-        return self.goto(min(self._position + 1, len(self._events)))
+        """One event forward (to the next event ``only`` lets through); stays put at the end."""
+        later = [p for p in self._shown_positions(self._position + 1, len(self._events))]
+        return self.goto(later[0] if later else self._position)
 
     def back(self) -> ReplayPlayer:
-        """One event back (stays put at the start)."""
-        return self.goto(max(self._position - 1, 0))
+        """One event back (to the previous one ``only`` lets through, or the start)."""
+        earlier = self._shown_positions(1, self._position - 1)
+        return self.goto(earlier[-1] if earlier else 0)
+
+    def only(self, **wanted: str | None) -> ReplayPlayer:
+        """Let step and back stop only at events with these facets; ``only()`` lets all through.
+
+        ``only(type="OrderPaid")``, ``only(stream="order-A1")`` for events;
+        ``only(event="order.created")``, ``only(participant="Kitchen")`` for trace steps
+        (see :func:`facets`). The state is still the fold of every event.
+        """
+        kinds = {kind for event in self._events for kind, _ in facets(event)}
+        unknown = [k for k in wanted if k not in kinds]
+        if unknown:
+            raise InvalidValue(
+                f"only({unknown[0]}=...): these events can be filtered by "
+                f"{sorted(kinds) or 'nothing'}"
+            )
+        self._match = {k: str(v) for k, v in wanted.items() if v is not None}
+        self._refresh()
+        return self
+
+    @property
+    def matches(self) -> tuple[int, ...]:
+        """The positions whose event ``only`` lets through (all of them without a filter)."""
+        return tuple(self._shown_positions(1, len(self._events)))
+
+    def _lets_through(self, event: Any) -> bool:
+        if not self._match:
+            return True
+        found = facets(event)
+        return all((kind, value) in found for kind, value in self._match.items())
+
+    def _shown_positions(self, low: int, high: int) -> list[int]:
+        return [p for p in range(max(low, 1), high + 1) if self._lets_through(self._events[p - 1])]
+
+    @property
+    def change(self) -> list[Change]:
+        """What the event at the cursor changed in the state (``[]`` at position 0).
+
+        Computed on the plain form of the states (what the state panel prints): keys added,
+        changed and removed, each with its path (see ``viz.changes``).
+        """
+        if self._position == 0:
+            return []
+        if self._before is _UNKNOWN:  # fold the state just before the cursor, on the side
+            at, state = self._checkpoints.before(self._position - 1)
+            for index in range(at, self._position - 1):
+                state = self._fold(state, self._events[index], index + 1)
+            self._before = _plain(state)
+        return diff(self._before, _plain(self._state))
 
     def _fold(self, state: Any, event: Any, number: int) -> Any:
         try:
@@ -310,16 +449,21 @@ class ReplayPlayer:
     # -- what is shown -----------------------------------------------------------------
 
     def _window(self) -> list[tuple[int, str]]:
-        """(number, text) of the events around the cursor; number 0 is the start."""
-        low = max(self._position - NEIGHBOURS, 0)
-        high = min(self._position + NEIGHBOURS, len(self._events))
+        """(number, text) of the events around the cursor that ``only`` lets through."""
+        earlier = self._shown_positions(1, self._position - 1)[-NEIGHBOURS:]
+        later = self._shown_positions(self._position + 1, len(self._events))[:NEIGHBOURS]
         rows = []
-        for number in range(low, high + 1):
-            if number == 0:
-                rows.append((0, "start: no event applied yet"))
-            else:
-                rows.append((number, describe_event(self._events[number - 1])))
+        for number in [*([0] if len(earlier) < NEIGHBOURS else []), *earlier]:
+            rows.append((number, self._describe(number)))
+        if self._position or not rows:
+            rows.append((self._position, self._describe(self._position)))
+        rows.extend((number, self._describe(number)) for number in later)
         return rows
+
+    def _describe(self, number: int) -> str:
+        if number == 0:
+            return "start: no event applied yet"
+        return describe_event(self._events[number - 1])
 
     def _state_text(self) -> str:
         if self._render is None:
@@ -332,14 +476,34 @@ class ReplayPlayer:
             if self._position == 0
             else f"after event {self._position} of {len(self._events)}"
         )
-        return f"{self.title}: {len(self._events)} events, {where}"
+        shown = ""
+        if self._match:
+            which = ", ".join(f"{k} {v}" for k, v in self._match.items())
+            shown = f" (showing {which}: {len(self.matches)} events)"
+        return f"{self.title}: {len(self._events)} events, {where}{shown}"
+
+    def _change_lines(self) -> list[tuple[str, str]]:
+        """(kind, text) per change at the cursor; kind "" for the words around them."""
+        if self._position == 0:
+            return [("", "what changed: nothing yet (no event applied)")]
+        changes = self.change
+        if not changes:
+            return [
+                ("", f"what changed: no change (event {self._position} left the state as it was)")
+            ]
+        lines = [("", f"what changed at event {self._position}:")]
+        lines.extend((c.kind, str(c)) for c in changes[:_MAX_CHANGES])
+        if len(changes) > _MAX_CHANGES:
+            lines.append(("", f"… and {len(changes) - _MAX_CHANGES} more changes"))
+        return lines
 
     def summary(self) -> str:
-        """The player as plain text: where it is, the events around, the state."""
+        """The player as plain text: where it is, the events around, what changed, the state."""
         lines = [self._headline()]
         for number, text in self._window():
             marker = "▶" if number == self._position else " "
             lines.append(f"  {marker} {number:>4}  {text}")
+        lines.extend(text if not kind else "  " + text for kind, text in self._change_lines())
         lines.append("state:")
         lines.extend("  " + line for line in self._state_text().splitlines())
         return "\n".join(lines)
@@ -361,15 +525,55 @@ class ReplayPlayer:
             )
         return "".join(rows)
 
+    def _change_html(self) -> str:
+        rows = []
+        for kind, text in self._change_lines():
+            if kind:
+                rows.append(
+                    f'<div class="eda-{kind}" style="{_MARK_STYLE[kind]}{_ROW_STYLE}">'
+                    f"{html.escape(text)}</div>"
+                )
+            else:
+                rows.append(f"<div><b>{html.escape(text)}</b></div>")
+        return "".join(rows)
+
+    def _marked_state_html(self) -> str:
+        """The state's lines, those the cursor's event added or changed marked like a diff."""
+        plain = _plain(self._state)
+        changes = self.change
+        prefix = f"{type(self._state).__name__} " if _has_default_repr(self._state) else ""
+        rows = []
+        for number, (text, path, whole) in enumerate(state_lines(plain)):
+            shown = "\n".join(wrap((prefix if number == 0 else "") + text, _WRAP))
+            kind = mark_of(path, whole, changes)
+            if kind:
+                rows.append(
+                    f'<span class="eda-{kind}" style="{_MARK_STYLE[kind]}">'
+                    f"{html.escape(shown)}</span>"
+                )
+            else:
+                rows.append(html.escape(shown))
+        return "\n".join(rows)
+
     def _state_html(self) -> str:
         if self._render is not None:
             shown = self._render(self._state)
             if hasattr(shown, "_repr_html_"):
                 return f"<div><b>state</b></div>{shown._repr_html_()}"
-            text = str(shown)
+            body = html.escape(str(shown))
+        elif _has_default_repr(self._state) or _shows_as_data(self._state):
+            body = self._marked_state_html()
         else:
-            text = format_state(self._state)
-        return f'<div><b>state</b></div><pre style="{_STATE_STYLE}">{html.escape(text)}</pre>'
+            body = html.escape(format_state(self._state))
+        return f'<div><b>state</b></div><pre style="{_STATE_STYLE}">{body}</pre>'
+
+    def _caption(self) -> str:
+        if self._position == 0:
+            return f"picture before any event (0 of {len(self._events)})"
+        return (
+            f"picture after event {self._position} of {len(self._events)}: "
+            f"{self._describe(self._position)}"
+        )
 
     def _static_html(self) -> str:
         return (
@@ -378,7 +582,7 @@ class ReplayPlayer:
             f"<div><b>{html.escape(self._headline())}</b> "
             '<span style="color:#888888;">(run the notebook in Jupyter to play and scrub)'
             "</span></div>"
-            f"{self._event_html()}{self._state_html()}</div>"
+            f"{self._event_html()}{self._change_html()}{self._state_html()}</div>"
         )
 
     def __repr__(self) -> str:
@@ -419,6 +623,16 @@ class ReplayPlayer:
 
         display(self)
 
+    def _filter_options(self) -> list[tuple[str, Any]]:
+        options: list[tuple[str, Any]] = [("all events", None)]
+        seen: dict[tuple[str, str], None] = {}
+        for event in self._events:
+            for facet in facets(event):
+                seen.setdefault(facet, None)
+        for kind in ("type", "stream", "event", "participant"):
+            options.extend((f"{kind}: {value}", (kind, value)) for k, value in seen if k == kind)
+        return options
+
     def _build(self) -> dict[str, Any]:
         import ipywidgets as w
 
@@ -453,8 +667,20 @@ class ReplayPlayer:
             options=_SPEEDS, value=800, description="speed", layout=w.Layout(width="150px")
         )
         speed.style.description_width = "45px"
+        options = self._filter_options()
+        show = w.Dropdown(
+            options=options,
+            value=None,
+            description="show",
+            tooltip="step and back stop only at these events",
+            layout=w.Layout(width="260px"),
+        )
+        show.style.description_width = "40px"
+        show.add_class("eda-replay-filter")
         event_view = w.HTML()
         event_view.add_class("eda-replay-event")
+        change_view = w.HTML()
+        change_view.add_class("eda-replay-change")
         state_view = w.HTML()
         state_view.add_class("eda-replay-state")
         parts = {
@@ -463,7 +689,9 @@ class ReplayPlayer:
             "back": back,
             "step": step,
             "speed": speed,
+            "show": show,
             "event": event_view,
+            "change": change_view,
             "state": state_view,
         }
 
@@ -474,25 +702,34 @@ class ReplayPlayer:
             if not self._syncing:
                 self.goto(change["new"])
 
+        def on_show(change: dict[str, Any]) -> None:
+            chosen = change["new"]
+            self.only(**({} if chosen is None else {chosen[0]: chosen[1]}))
+
         speed.observe(on_speed, "value")
         slider.observe(on_slider, "value")
+        show.observe(on_show, "value")
         back.on_click(lambda _button: self.back())
         step.on_click(lambda _button: self.step())
 
         title = w.HTML(f"<b>{html.escape(self.title)}</b>")
         controls = w.HBox(
-            [back, play, step, slider, speed],
+            [back, play, step, slider, speed] + ([show] if len(options) > 2 else []),
             layout=w.Layout(align_items="center", flex_flow="row wrap"),
         )
         left = w.VBox(
-            [event_view, state_view], layout=w.Layout(flex="1 1 360px", min_width="300px")
+            [event_view, change_view, state_view],
+            layout=w.Layout(flex="1 1 360px", min_width="300px"),
         )
         body = [left]
-        if self._graph is not None:
-            graph_view = w.Image(format="png", layout=w.Layout(max_width="100%", height="auto"))
-            graph_view.add_class("eda-replay-graph")
-            parts["graph"] = graph_view
-            body.append(graph_view)
+        if self._picture is not None:
+            picture_view = w.Image(format="png", layout=w.Layout(max_width="100%", height="auto"))
+            picture_view.add_class("eda-replay-graph")
+            caption = w.HTML()
+            caption.add_class("eda-replay-caption")
+            parts["graph"] = picture_view
+            parts["caption"] = caption
+            body.append(w.VBox([picture_view, caption], layout=w.Layout(max_width="100%")))
         root = w.VBox(
             [
                 title,
@@ -513,40 +750,36 @@ class ReplayPlayer:
         try:
             parts["slider"].value = self._position
             parts["event"].value = self._event_html()
+            parts["change"].value = self._change_html()
             parts["state"].value = self._state_html()
             if "graph" in parts:
-                parts["graph"].value = self._graph_png()
+                parts["graph"].value = self._picture_png()
+                parts[
+                    "caption"
+                ].value = (
+                    f'<div style="color:#555555;{_WRAP_STYLE}">{html.escape(self._caption())}</div>'
+                )
         finally:
             self._syncing = False
 
-    def _highlight(self) -> Any:
-        """What to highlight in the graph for the current event (``None``: nothing)."""
-        from .flow import edge_for, node_id, resolve_highlight
+    def _picture_png(self) -> bytes:
+        """The picture at the cursor, as PNG (the most recent drawings are cached by key)."""
+        from .pictures import render_png
 
-        event = self.event
-        if event is None:
-            return None
-        if self._edge_of is not None:
-            wanted = self._edge_of(event)
-        elif isinstance(event, TraceRecord):
-            wanted = edge_for(event)
-        elif hasattr(event, "type"):
-            wanted = node_id("event", str(event.type))
+        key = self._picture.key(self)
+        if key in self._png_cache:
+            self._png_cache.move_to_end(key)
         else:
-            return None
-        try:
-            resolve_highlight(self._graph, wanted)
-        except (KeyError, ValueError, TypeError):
-            return None  # not in this graph: draw it plain rather than fail the player
-        return wanted
+            self._png_cache[key] = render_png(self._picture, self)
+            if len(self._png_cache) > _PICTURES_CACHED:
+                self._png_cache.popitem(last=False)
+        return self._png_cache[key]
 
     def _graph_png(self) -> bytes:
-        """The flow picture with the current edge highlighted, as PNG (cached per edge)."""
-        highlight = self._highlight()
-        key = repr(highlight)
-        if key not in self._png_cache:
-            self._png_cache[key] = render_flow_png(self._graph, highlight)
-        return self._png_cache[key]
+        return self._picture_png()
+
+
+_UNKNOWN = object()
 
 
 def render_flow_png(graph: Any, highlight: Any = None, dpi: int = 80) -> bytes:
@@ -564,7 +797,18 @@ def render_flow_png(graph: Any, highlight: Any = None, dpi: int = 80) -> bytes:
     return buffer.getvalue()
 
 
-def _as_flow_graph(graph: Any) -> Any:
-    from .flow import as_graph
+def _picture_for(graph: Any, events: list[Any], edge_of: Callable[[Any], Any] | None) -> Any:
+    """The picture for ``graph=``: the flow at the cursor for the player's own trace."""
+    from .pictures import FlowPicture, HighlightPicture
 
-    return as_graph(graph)
+    records = graph.records if isinstance(graph, Tracer) else graph
+    own_trace = (
+        edge_of is None
+        and isinstance(records, (list, tuple))
+        and len(records) == len(events)
+        and all(isinstance(r, TraceRecord) for r in records)
+        and all(a is b or a == b for a, b in zip(records, events, strict=True))
+    )
+    if own_trace:
+        return FlowPicture(list(records))
+    return HighlightPicture(graph, edge_of)

@@ -155,9 +155,14 @@ async ({path, index}) => {
     for (const byte of bytes) hash = Math.imul(hash ^ byte, 16777619) >>> 0;
     graph = bytes.length + ':' + hash.toString(16);
   }
+  const change = root.querySelector('.eda-replay-change');
   return {
     event: text('.eda-replay-event'),
     state: text('.eda-replay-state'),
+    change: text('.eda-replay-change'),
+    changeMarks: change ? change.querySelectorAll('.eda-added, .eda-changed, .eda-removed').length
+      : 0,
+    caption: text('.eda-replay-caption'),
     position: handle ? Number(handle.getAttribute('aria-valuenow')) : null,
     maximum: handle ? Number(handle.getAttribute('aria-valuemax')) : null,
     hasGraphView: Boolean(graphView),
@@ -292,6 +297,19 @@ class Player:
         handle = self.root.locator(".widget-slider .noUi-handle").first
         handle.focus()
         handle.press(key)
+
+    def move_to(self, position: int) -> None:
+        """Move the cursor to ``position`` with the slider's keys (Home, then right arrows)."""
+        handle = self.root.locator(".widget-slider .noUi-handle").first
+        handle.focus()
+        here = self.snapshot()["position"]
+        if position < here - position:  # nearer the start than the cursor: from the start
+            handle.press("Home")
+            self.wait_for(lambda s: s["position"] == 0)
+            here = 0
+        key = "ArrowRight" if position > here else "ArrowLeft"
+        for _ in range(abs(position - here)):
+            handle.press(key)
 
     def settle(self, timeout: float = 10) -> dict:
         """The player's snapshot once two readings in a row agree (all updates arrived)."""

@@ -116,10 +116,15 @@ def test_an_empty_replay_has_only_the_initial_state():
     assert (len(player), player.state, player.step().position) == (0, ("start",), 0)
 
 
+def count_and_last(state: tuple, event: int) -> tuple:
+    """A pure apply whose state stays small: (how many events, the last one)."""
+    return (state[0] + 1, event)
+
+
 @pytest.mark.parametrize("every", [1, 7, 25, 1000])
 def test_any_jump_costs_fewer_apply_calls_than_the_checkpoint_distance(every):
-    apply = CountingApply()
-    player = ReplayPlayer(range(300), apply, (), checkpoint_every=every)
+    apply = CountingApply(count_and_last)
+    player = ReplayPlayer(range(300), apply, (0, None), checkpoint_every=every)
     assert apply.calls == 300  # one full fold when built
     rng = random.Random(4)
     worst = 0
@@ -127,15 +132,29 @@ def test_any_jump_costs_fewer_apply_calls_than_the_checkpoint_distance(every):
         apply.calls = 0
         player.goto(target)
         worst = max(worst, apply.calls)
-        assert player.state == tuple(range(target))
-    assert worst <= every - 1  # the bound...
+        assert player.state == (target, target - 1 if target else None)
+    assert worst <= player.longest_jump <= every - 1 or every > 300  # the bound...
     if every <= 300:
         assert worst == every - 1  # ...and it is tight: some jump needed every one of them
 
 
+def test_a_growing_state_spreads_its_checkpoints_and_jumps_stay_within_the_bound():
+    apply = CountingApply()  # history: the state holds every event so far
+    player = ReplayPlayer(range(3000), apply, (), checkpoint_every=10)
+    assert apply.calls == 3000
+    gaps = [b - a for a, b in zip(player.checkpoints.positions, player.checkpoints.positions[1:])]
+    assert gaps[0] == 10 and gaps[-1] > 10  # small at first, wider as the state grows
+    worst = 0
+    for target in [3000, 0, 2999, *random.Random(2).sample(range(3001), 100)]:
+        apply.calls = 0
+        assert player.goto(target).state == tuple(range(target))
+        worst = max(worst, apply.calls)
+    assert worst <= player.longest_jump
+
+
 def test_a_jump_does_not_replay_from_zero():
-    apply = CountingApply()
-    player = ReplayPlayer(range(1000), apply, (), checkpoint_every=10)
+    apply = CountingApply(count_and_last)
+    player = ReplayPlayer(range(1000), apply, (0, None), checkpoint_every=10)
     apply.calls = 0
     player.goto(999)
     assert apply.calls == 9  # from the checkpoint at 990, not 999 folds from the start
@@ -145,12 +164,12 @@ def test_a_jump_does_not_replay_from_zero():
 
 
 def test_stepping_forward_costs_at_most_one_apply_each():
-    apply = CountingApply()
-    player = ReplayPlayer(range(50), apply, (), checkpoint_every=10)
+    apply = CountingApply(count_and_last)
+    player = ReplayPlayer(range(50), apply, (0, None), checkpoint_every=10)
     for n in range(1, 51):
         apply.calls = 0
         player.step()
-        assert player.state == tuple(range(n))
+        assert player.state == (n, n - 1)
         assert apply.calls == (0 if n % 10 == 0 else 1)  # landing on a checkpoint is free
 
 
@@ -269,8 +288,8 @@ def test_the_graph_view_highlights_the_current_edge():
 def test_edge_of_can_point_at_a_node_and_unknown_edges_are_drawn_plain():
     events = [Event("order.created"), Event("not.in.graph")]
     player = ReplayPlayer(events, lambda s, e: s + 1, 0, graph=order_trace())
-    assert player.goto(1)._highlight() == "event:order.created"
-    assert player.goto(2)._highlight() is None
+    assert player.goto(1).picture.highlight(player) == "event:order.created"
+    assert player.goto(2).picture.highlight(player) is None
     custom = ReplayPlayer(
         events,
         lambda s, e: s + 1,
@@ -278,7 +297,7 @@ def test_edge_of_can_point_at_a_node_and_unknown_edges_are_drawn_plain():
         graph=order_trace(),
         edge_of=lambda e: ("OrderService", "order.created"),
     )
-    assert custom.goto(1)._highlight() == ("OrderService", "order.created")
+    assert custom.goto(1).picture.highlight(custom) == ("OrderService", "order.created")
 
 
 def test_render_replaces_the_state_view():
@@ -319,7 +338,7 @@ def test_format_state_shows_objects_by_their_fields_without_addresses():
             self._pending = ["secret"]
 
     text = format_state(Account())
-    assert text == 'Account {"owner": "asha", "balance": 800}'
+    assert text == 'Account {\n  "owner": "asha",\n  "balance": 800\n}'  # a key per line
     assert format_state({"tags": {"b", "a"}}) == '{"tags": ["a", "b"]}'
 
     class Order:
