@@ -140,6 +140,7 @@ def _one_round(ours: Any, theirs: Any, events: int, batch: int, block: int = 25)
     from eda_kit import Event
     from eda_kit.store import NO_STREAM
 
+    block = min(block, events)
     updates = [Event("OrderUpdated", PAYLOAD) for _ in range(events)]
     blocks = max(1, events // block)
 
