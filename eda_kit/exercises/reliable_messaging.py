@@ -14,7 +14,7 @@ import random
 from typing import Any
 
 from ..events import Event
-from .framework import Exercise, Probe, outcome
+from .framework import Exercise, Probe, Raised, Returned, outcome
 
 __all__ = ["relay_crash", "inbox", "first_outcome", "follow_up"]
 
@@ -466,26 +466,42 @@ def _with_sentinels(fn):
 def _run_first_outcome(answer, calls):
     """Each call: (key, amount, a retry arrives while it runs). Amounts over 50 are declined;
     amounts under 15 go through without a receipt: fn returns None, an outcome like any other
-    (an answer that takes None for "not done yet" charges them twice)."""
+    (an answer that takes None for "not done yet" charges them twice). A replayed error must
+    be the very error fn raised (the task: "the same error raised again"), not a new one made
+    to look like it."""
     charges = []
     inside = []
     pending_retry = []
-    once = answer(lambda amount: _charge(amount, charges, inside, pending_retry, once))
+    declined = []  # the errors fn raised, in order
+    once = answer(lambda amount: _charge(amount, charges, inside, pending_retry, once, declined))
     seen = []
     for key, amount, retry_inside in calls:
         if retry_inside:
             pending_retry.append(key)
-        seen.append(outcome(once, key, amount, exact=True))  # the task names each error
+        seen.append(_outcome(once, key, amount, declined))
         pending_retry.clear()
     return {"returned": seen, "charges": charges, "retries while running": inside}
 
 
-def _charge(amount, charges, inside, pending_retry, once):
+def _outcome(once, key, amount, declined):
+    """``outcome`` with the exact error type (the task names each), and for an error fn raised,
+    which one: the same object, not an equal copy."""
+    try:
+        return Returned(once(key, amount))
+    except Exception as error:
+        for number, raised in enumerate(declined, start=1):
+            if error is raised:
+                return Raised(f"{type(error).__name__} (fn's own error no. {number})", exact=True)
+        return Raised(type(error).__name__, str(error), exact=True)
+
+
+def _charge(amount, charges, inside, pending_retry, once, declined):
     if pending_retry:  # the caller timed out and retried while we are still working
         key = pending_retry.pop()
-        inside.append(outcome(once, key, amount, exact=True))
+        inside.append(_outcome(once, key, amount, declined))
     if amount > 50:
-        raise LookupError(f"card declined: {amount} is over the limit of 50")
+        declined.append(LookupError(f"card declined: {amount} is over the limit of 50"))
+        raise declined[-1]
     charges.append(amount)
     return f"pay-{len(charges)}" if amount >= 15 else None  # small charges: no receipt
 

@@ -11,7 +11,7 @@ from decimal import Decimal
 
 from test_exercises import MAX_VERDICT  # (tests/unit is on the path)
 
-from eda_kit.exercises import cqrs, event_sourcing, event_store
+from eda_kit.exercises import cqrs, event_sourcing, event_store, reliable_messaging
 
 
 def refused(exercise, answer, *names: str) -> str:
@@ -289,3 +289,93 @@ def test_06_a_position_kept_in_a_store_checkpoint_is_refused():
             store.save_checkpoint("sales", event.position)
 
     refused(event_store.catch_up, catch_up_view, "a new, empty view", "an older backup")
+
+
+# --- 07, exercise 3: keep the first outcome ---------------------------------------------------
+
+
+_RUNNING = object()
+
+
+def _first_outcome_memory(mismatch, in_use, replay):
+    """A learner's make_idempotent, with the parts they got wrong passed in."""
+    running = _RUNNING
+
+    def make_idempotent(fn):
+        records = {}
+
+        def once(key, *args):
+            if key in records:
+                first_args, kind, value = records[key]
+                if first_args != args:
+                    raise mismatch("this key was used with other arguments")
+                if value is running:
+                    raise in_use("this key is in use")
+                if kind == "raised":
+                    raise replay(value)
+                return value
+            records[key] = (args, "returned", running)
+            try:
+                result = fn(*args)
+            except Exception as error:
+                records[key] = (args, "raised", error)
+                raise
+            records[key] = (args, "returned", result)
+            return result
+
+        return once
+
+    return make_idempotent
+
+
+def _same_error(error):
+    return error
+
+
+def test_07_right_answer_of_this_shape_is_accepted():
+    """(so the wrong ones below differ only in the part they get wrong)"""
+    answer = _first_outcome_memory(ValueError, RuntimeError, _same_error)
+    accepted(reliable_messaging.first_outcome, answer)
+
+
+def test_07_bare_exceptions_for_other_arguments_and_in_use_are_refused():
+    answer = _first_outcome_memory(Exception, Exception, _same_error)
+    refused(reliable_messaging.first_outcome, answer, "ValueError", "RuntimeError")
+
+
+def test_07_replaying_a_new_error_instead_of_the_first_one_is_refused():
+    for replay in (
+        lambda error: RuntimeError("first call failed"),
+        lambda error: type(error)(*error.args),  # same type and message, but not the same error
+    ):
+        answer = _first_outcome_memory(ValueError, RuntimeError, replay)
+        refused(reliable_messaging.first_outcome, answer, "declined")
+
+
+def test_07_none_as_still_running_is_refused():
+    """`result is None` meant "still running": it passed while fn always returned "pay-n"."""
+
+    def make_idempotent(fn):
+        results, errors, requests = {}, {}, {}
+
+        def once(key, *args):
+            if key in requests:
+                if requests[key] != args:
+                    raise ValueError("other arguments")
+                if key in errors:
+                    raise errors[key]
+                if results[key] is None:
+                    raise RuntimeError("still running")
+                return results[key]
+            requests[key] = args
+            results[key] = None
+            try:
+                results[key] = fn(*args)
+            except Exception as error:
+                errors[key] = error
+                raise
+            return results[key]
+
+        return once
+
+    refused(reliable_messaging.first_outcome, make_idempotent, "None")
