@@ -225,10 +225,12 @@ def difference(expected: Any, actual: Any) -> str:
                     return f"{key}: {difference(expected[key], actual[key])}"
         missing = [key for key in expected if key not in actual]
         extra = [key for key in actual if key not in expected]
-        if missing:
-            return f"no entry for {short_repr(missing, 100)}"
+        if missing:  # the first one, with what it should hold
+            key = missing[0]
+            return f"no entry for {key!r} (expected {short_repr(expected[key], 80)})"
         if extra:
-            return f"an entry that should not be there: {short_repr(extra, 100)}"
+            key = extra[0]
+            return f"an entry that should not be there: {key!r} ({short_repr(actual[key], 80)})"
     if (
         _is_log(expected)
         and _is_log(actual)

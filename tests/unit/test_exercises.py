@@ -378,8 +378,8 @@ def test_a_log_of_states_names_the_entry_and_the_key_that_differ():
     assert difference([{"n": 1}, {"n": 2}], [{"n": 1}, {"n": 5}]) == (
         "entry 2: n: expected 2, got 5"
     )
-    assert difference({"a": 1}, {"a": 1, "z": 2}) == "an entry that should not be there: ['z']"
-    assert difference({"a": 1, "b": 2}, {"a": 1}) == "no entry for ['b']"
+    assert difference({"a": 1}, {"a": 1, "z": 2}) == "an entry that should not be there: 'z' (2)"
+    assert difference({"a": 1, "b": 2}, {"a": 1}) == "no entry for 'b' (expected 2)"
     assert difference(42, 42.0) == (
         "expected 42, got 42.0 (a float where a whole number was expected)"
     )
