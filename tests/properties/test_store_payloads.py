@@ -105,3 +105,40 @@ def test_one_level_past_the_limit_is_refused_for_data_and_metadata():
         Event("Bad", too_deep)
     with pytest.raises(NotJSON, match=r"metadata\['m'\].*nested more than 100 levels"):
         Event("Bad", metadata={"m": too_deep[0]})
+
+
+# Any text, plus text made of the troublemakers (hypothesis's text leaves out surrogates).
+NAMES = st.text(min_size=1, max_size=12) | st.text(
+    st.sampled_from(["a", "-", " ", "\x00", "\ud800", "\udfff", "é", "😀"]), min_size=1, max_size=6
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(type_=NAMES, id_=NAMES, stream=NAMES)
+def test_any_type_id_and_stream_id_is_refused_at_the_door_or_kept_by_every_store(
+    type_, id_, stream
+):
+    """The names around a payload follow the same rule: what the door lets in, every store
+    (a reopened SQLite file included) keeps exactly; the rest is a clear ValueError."""
+    try:
+        event = Event(type_, {"n": 1}, id=id_)
+    except ValueError as error:  # blank, NUL or lone surrogate: named, never a raw error
+        assert "event type" in str(error) or "event id" in str(error)
+        return
+    with tempfile.TemporaryDirectory(prefix="eda-names-") as folder:
+        path = Path(folder) / "names.db"
+        stored = []
+        for store in (InMemoryEventStore(), SQLiteEventStore(path, synchronous="NORMAL")):
+            with store:
+                try:
+                    store.append(stream, event)
+                except ValueError as error:
+                    assert "stream id" in str(error)
+                    continue
+                (back,) = store.read_all()
+                stored.append((back.stream_id, back.type, back.id))
+        assert stored in ([], [(stream, type_, id_)] * 2)  # both stores, or neither
+        if stored:
+            with SQLiteEventStore(path, synchronous="NORMAL") as reopened:
+                (back,) = reopened.read_all()
+                assert (back.stream_id, back.type, back.id) == (stream, type_, id_)
