@@ -208,6 +208,20 @@ def same(a: Any, b: Any) -> bool:
         return False
 
 
+def materialized(observation: Any) -> Any:
+    """``observation`` with every iterator in it (a generator, ``map``, ``filter``) turned into
+    a list: an answer that yields its results is as right as one that returns a list."""
+    if isinstance(observation, Returned):
+        return Returned(materialized(observation.value))
+    if isinstance(observation, Iterator):
+        return [materialized(item) for item in observation]
+    if type(observation) is dict:
+        return {key: materialized(item) for key, item in observation.items()}
+    if type(observation) in (list, tuple):
+        return type(observation)(materialized(item) for item in observation)
+    return observation  # anything else (a Raised, a str, a named tuple) as it is
+
+
 def _is_number(value: Any) -> bool:
     return isinstance(value, int | float)
 
@@ -496,7 +510,7 @@ class Exercise:
         """What ``run`` observes of ``answer`` on ``value``, normalized. Exceptions propagate."""
         assert self.run is not None
         with reproducible(), time_limit(limit):  # the same ids and clock for every run
-            return self.normalize(self.run(answer, value))
+            return self.normalize(materialized(self.run(answer, value)))
 
     def expected(self, value: Any) -> Any:
         """The reference's observation on ``value`` (an exception here is the input's fault)."""

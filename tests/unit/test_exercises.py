@@ -383,3 +383,15 @@ def test_a_log_of_states_names_the_entry_and_the_key_that_differ():
     assert difference(42, 42.0) == (
         "expected 42, got 42.0 (a float where a whole number was expected)"
     )
+
+
+def test_an_answer_that_yields_is_as_right_as_one_that_returns_a_list():
+    def count_up(numbers):  # the counting exercise's reference, lazily
+        yield from (n for n in numbers if n % 2 == 0)
+
+    exercise = _counting_exercise(
+        reference=lambda numbers: [n for n in numbers if n % 2 == 0],
+        run=lambda answer, numbers: {"even": answer(list(numbers))},
+    )
+    assert exercise.verdict(count_up).passed
+    assert not exercise.verdict(lambda numbers: iter(numbers)).passed
