@@ -40,7 +40,10 @@ per subscription, started with its first live event), never inside ``append``: a
 read model does not slow the writers, and one slow subscriber does not hold up the others.
 The price is a moment of lag even in one process: ``sub.wait_until(position)`` (or
 ``store.wait_for_subscribers()``) waits for the handler to get there. (KurrentDB and Kafka do
-the same: each subscriber reads the log at its own pace, on its own connection.)
+the same: each subscriber reads the log at its own pace, on its own connection.) A thread
+with nothing to do ends after ``IDLE_SECONDS``; at the end of the program, deliveries still
+owed get up to ``EXIT_WAIT_SECONDS`` to finish, so a script that appends and ends at once
+still delivers (a ``kill -9`` does not wait, of course: that is what checkpoints are for).
 
 **A handler that raises.** The failed event is not skipped: ``position`` and the checkpoint
 stay on the event before it, ``sub.error`` holds the exception and ``sub.failed_event`` the
@@ -59,9 +62,11 @@ finishes, never in the middle of it.
 
 from __future__ import annotations
 
+import atexit
 import itertools
 import threading
 import time
+import weakref
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -85,6 +90,9 @@ __all__ = ["StoreSubscription", "Subscribable"]
 #: How long a live delivery thread waits for new events before it ends (the next append
 #: starts another): an idle subscription costs no thread.
 IDLE_SECONDS = 2.0
+#: How long the end of the program waits for live deliveries still owed (a script that appends
+#: and ends at once still delivers; a handler stuck for good does not hold the exit forever).
+EXIT_WAIT_SECONDS = 10.0
 
 #: ``handler(event)``, or ``handler(event, unit)`` with a ``TransactionalCheckpoint``.
 Handler = Callable[..., Any]
@@ -193,6 +201,7 @@ class StoreSubscription:
                 self._deliverer = threading.Thread(
                     target=self._deliver_live, name=f"eda_kit deliver {self.name}", daemon=True
                 )
+                _DELIVERING.add(self)
                 self._deliverer.start()
 
     def _deliver_live(self) -> None:
@@ -220,6 +229,10 @@ class StoreSubscription:
             finally:
                 self._delivering = False
                 self._moved()
+
+    def _owes_deliveries(self) -> bool:
+        """Has an append woken this subscription for events it has not finished yet?"""
+        return not self._closed and (self._wakeup.is_set() or self._delivering)
 
     def _deliver_locked(self, *, raise_errors: bool) -> int:
         self._owner = threading.get_ident()
@@ -428,6 +441,27 @@ class StoreSubscription:
     def __repr__(self) -> str:
         state = "closed" if self._closed else ("failed" if self.error else "live")
         return f"<StoreSubscription {self.name!r} at position {self._position}: {state}>"
+
+
+#: Subscriptions that have (or had) a live delivery thread, for the wait at exit.
+_DELIVERING: weakref.WeakSet[StoreSubscription] = weakref.WeakSet()
+
+
+@atexit.register
+def _deliver_before_exit() -> None:
+    """At the end of the program, let the delivery threads finish what appends woke them for.
+
+    They are daemon threads (a stuck handler must not hang the exit), so without this wait a
+    script that appends and ends at once would end before its subscribers saw the events.
+    """
+    deadline = time.monotonic() + EXIT_WAIT_SECONDS
+    for subscription in list(_DELIVERING):
+        with subscription._progress:
+            while subscription._owes_deliveries():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return
+                subscription._progress.wait(min(remaining, 0.1))
 
 
 class Subscribable:

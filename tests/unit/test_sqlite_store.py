@@ -176,6 +176,40 @@ def test_poll_finds_events_appended_by_another_store_object(tmp_path):
         assert seen == ["A", "B"]
 
 
+_APPEND_AND_EXIT = """
+import sys, time
+from eda_kit import Event
+from eda_kit.store import SQLiteEventStore
+
+store = SQLiteEventStore(sys.argv[1])
+
+def slow_mailer(event):                  # a live subscriber, slower than the script
+    time.sleep(0.2)
+    with open(sys.argv[2], "a") as out:
+        out.write(event.type + "\\n")
+
+store.subscribe(slow_mailer)
+store.append("order-A1", [Event("OrderPlaced"), Event("OrderPaid")])
+print("appended", flush=True)            # and the script ends here, deliveries in flight
+"""
+
+
+def test_a_script_that_ends_right_after_an_append_still_delivers_it(tmp_path):
+    """Live delivery runs on its own thread; the end of the program waits for what it owes
+    (up to EXIT_WAIT_SECONDS), as when delivery ran inside append."""
+    mail = tmp_path / "mail.txt"
+    done = subprocess.run(
+        [sys.executable, "-c", _APPEND_AND_EXIT, str(tmp_path / "shop.db"), str(mail)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "appended\n" and done.stderr == ""
+    assert mail.read_text().split() == ["OrderPlaced", "OrderPaid"]
+
+
 def test_a_background_poller_delivers_another_writers_events(tmp_path):
     path = tmp_path / "shop.db"
     with SQLiteEventStore(path) as writer, SQLiteEventStore(path) as reader:
