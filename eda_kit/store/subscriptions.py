@@ -64,6 +64,7 @@ from __future__ import annotations
 
 import atexit
 import itertools
+import os
 import threading
 import time
 import weakref
@@ -462,6 +463,22 @@ def _deliver_before_exit() -> None:
                 if remaining <= 0:
                     return
                 subscription._progress.wait(min(remaining, 0.1))
+
+
+def _forget_threads_after_fork() -> None:
+    """In a forked child the parent's delivery threads don't exist (and may have left their
+    locks held): forget them, so the child's next append starts threads of its own."""
+    for subscription in list(_DELIVERING):
+        subscription._deliverer = None
+        subscription._delivering = False
+        subscription._owner = None
+        subscription._start_lock = threading.Lock()
+        subscription._lock = threading.Lock()
+        subscription._progress = threading.Condition()
+
+
+if hasattr(os, "register_at_fork"):  # not on Windows
+    os.register_at_fork(after_in_child=_forget_threads_after_fork)
 
 
 class Subscribable:

@@ -703,6 +703,33 @@ def test_an_idle_delivery_thread_ends_and_the_next_append_starts_another(store, 
     assert delivering() == []
 
 
+def test_after_a_fork_the_child_delivers_live_too(make_store):
+    """The parent's delivery thread does not exist in a forked child: the child starts its own."""
+    import os
+
+    store = make_store()
+    if type(store).__name__ != "InMemoryEventStore":
+        pytest.skip("a database connection must not be shared across a fork")
+    seen = []
+    sub = store.subscribe(lambda e: seen.append(e.position))
+    store.append("s", ev())
+    assert sub.wait_until(1, timeout=30)  # the parent's delivery thread exists now
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child
+        try:
+            store.append("s", ev())
+            ok = sub.wait_until(2, timeout=10) and seen == [1, 2]
+            os.write(write, b"ok" if ok else repr(seen).encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    answer = os.read(read, 100)
+    os.close(read)
+    os.waitpid(pid, 0)
+    assert answer == b"ok"
+
+
 def test_a_poll_only_subscription_moves_only_when_polled(store):
     seen = []
     sub = store.subscribe(seen.append, live=False)
