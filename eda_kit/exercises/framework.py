@@ -331,8 +331,9 @@ def time_limit(seconds: float | None) -> Iterator[None]:
 def smaller(value: Any) -> Iterator[Any]:
     """Candidates a little smaller than ``value``, the most promising first.
 
-    Lists and tuples lose one element (from the end first), then have one element made
-    smaller; dicts have one value made smaller (keys stay: they are usually required); ints
+    Lists lose one element (from the end first), then have one element made smaller; tuples
+    are records (``("track", "A1", "t")``), so they keep their length and only have one element
+    made smaller; dicts have one value made smaller (keys stay: they are usually required); ints
     move toward 1 (or -1); True becomes False. Strings are names: they are kept.
     """
     if isinstance(value, bool):
@@ -347,8 +348,9 @@ def smaller(value: Any) -> Iterator[Any]:
                     yield candidate
     elif isinstance(value, list | tuple):
         kind = type(value)
-        for index in reversed(range(len(value))):
-            yield kind([*value[:index], *value[index + 1 :]])
+        if isinstance(value, list):  # a tuple is a record: dropping a field makes nonsense
+            for index in reversed(range(len(value))):
+                yield kind([*value[:index], *value[index + 1 :]])
         for index, item in enumerate(value):
             for candidate in smaller(item):
                 yield kind([*value[:index], candidate, *value[index + 1 :]])

@@ -217,6 +217,7 @@ def test_shrinking_candidates():
     assert list(smaller(-4)) == [-1, -2, -3]
     assert list(smaller(1)) == [] and list(smaller(0)) == []
     assert list(smaller([3, 1])) == [[3], [1], [1, 1], [2, 1]]
+    assert list(smaller(("ready", 3))) == [("ready", 1), ("ready", 2)]  # a record keeps its fields
     assert list(smaller({"a": 2})) == [{"a": 1}]
     assert list(smaller("name")) == []
 
