@@ -76,6 +76,12 @@ def statements(script: str) -> list[str]:
     return found
 
 
+def _objects(conn: sqlite3.Connection) -> list[tuple[str, str]]:
+    """(type, name) of every table, view and trigger in a database, SQLite's own left out."""
+    rows = conn.execute("SELECT type, name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'")
+    return [(kind, name) for kind, name in rows if kind in ("table", "view", "trigger")]
+
+
 class SQLiteReadModel:
     """A read model in SQLite tables: the same projection idea, with SQL to query it.
 
@@ -235,18 +241,21 @@ class SQLiteReadModel:
         """Empty the read model: drop its tables, run the schema again, forget positions.
 
         One transaction: a crash half-way leaves the old read model as it was. Used by
-        ``Projection.rebuild()``.
+        ``Projection.rebuild()``. Tables the schema does not make (an inbox or idempotency
+        keys sharing the file) are never dropped: ``reset()`` refuses, naming them.
         """
         with self.transaction():
             conn = self.connection
-            kept = {"table", "view", "trigger"}
-            objects = [
-                (row["type"], row["name"])
-                for row in conn.execute(
-                    "SELECT type, name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'"
+            objects = [(kind, name) for kind, name in _objects(conn) if name not in _OWN_TABLES]
+            made = set(self._schema_objects())
+            others = sorted(name for kind, name in objects if (kind, name) not in made)
+            if others:
+                raise InvalidValue(
+                    f"the read model {self.path!r} also holds {', '.join(others)}, which its "
+                    "schema does not make (an inbox? idempotency keys? tables a handler made?): "
+                    "emptying it would drop them too. Keep them in a file of their own, or "
+                    "declare them in the schema"
                 )
-                if row["type"] in kept and row["name"] not in _OWN_TABLES
-            ]
             for kind, name in objects:
                 if kind != "table":  # views and triggers first: they depend on tables
                     conn.execute(f'DROP {kind.upper()} IF EXISTS "{name}"')
@@ -255,6 +264,16 @@ class SQLiteReadModel:
                     conn.execute(f'DROP TABLE IF EXISTS "{name}"')
             self._run_schema()
             conn.execute(f"DELETE FROM {_CHECKPOINTS}")
+
+    def _schema_objects(self) -> list[tuple[str, str]]:
+        """The tables, views and triggers the schema makes (run on a scratch database)."""
+        scratch = sqlite3.connect(":memory:")
+        try:
+            for statement in self._statements:
+                scratch.execute(statement)
+            return _objects(scratch)
+        finally:
+            scratch.close()
 
     def close(self) -> None:
         """Close the database connection."""

@@ -177,6 +177,27 @@ def test_reset_empties_tables_and_positions_in_one_step(tmp_path):
     db.close()
 
 
+def test_reset_refuses_to_drop_tables_its_schema_does_not_make(tmp_path):
+    """An inbox or idempotency keys sharing the read model's file ("shop.db" for everything)
+    used to be dropped by rebuild(): handled ids and keys gone, duplicates run again."""
+    from eda_kit.messaging import SQLiteIdempotencyStore, SQLiteInbox
+
+    path = tmp_path / "shop.db"
+    db = SQLiteReadModel(SCHEMA, path)
+    with SQLiteInbox(path, "emails") as inbox:
+        inbox.handle(Event("OrderPlaced", id="evt-1"), lambda event, conn: None)
+    with SQLiteIdempotencyStore(path) as keys:
+        keys.run("order-A1/charge", lambda: "ch_1")
+    db.execute("UPDATE counter SET n = 9")
+    with pytest.raises(ValueError, match="idempotency_keys, inbox") as refused:
+        db.reset()
+    assert "its schema does not make" in str(refused.value)
+    assert db.query_one("SELECT n FROM counter") == {"n": 9}  # nothing dropped, nothing emptied
+    with SQLiteInbox(path, "emails") as inbox:
+        assert inbox.seen("evt-1")
+    db.close()
+
+
 # --- store.subscribe(handler, checkpoint=db.checkpoint(...)): the handler's own transaction ----
 
 
