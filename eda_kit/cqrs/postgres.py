@@ -47,6 +47,7 @@ parameterised (``%s``).
 from __future__ import annotations
 
 import re
+import secrets
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -170,14 +171,55 @@ class PostgresReadModel:
 
     def reset(self) -> None:
         """Empty the read model in one transaction: drop its tables, create them again, forget
-        every position. (A crash half-way leaves the old read model as it was.)"""
-        with self.transaction():
-            tables = self.connection.execute(
-                "SELECT tablename FROM pg_tables WHERE schemaname = %s", (self.schema,)
-            ).fetchall()
-            for row in tables:
-                self.connection.execute(f'DROP TABLE IF EXISTS "{row["tablename"]}" CASCADE')
-            self._create()
+        every position. (A crash half-way leaves the old read model as it was.)
+
+        Tables that ``schema_sql`` does not make (an event store, an inbox or another read
+        model sharing the schema) are never dropped: ``reset()`` refuses, naming them.
+        """
+        with self._lock:
+            made = self._schema_tables() | {_POSITIONS}
+            with self.transaction():
+                tables = [
+                    row["tablename"]
+                    for row in self.connection.execute(
+                        "SELECT tablename FROM pg_tables WHERE schemaname = %s ORDER BY 1",
+                        (self.schema,),
+                    )
+                ]
+                others = [name for name in tables if name not in made]
+                if others:
+                    raise InvalidValue(
+                        f"the read model's schema {self.schema!r} also holds "
+                        f"{', '.join(others)}, which its schema_sql does not make (an event "
+                        "store? an inbox? another read model?): emptying it would drop them "
+                        "too. Give the read model a schema of its own"
+                    )
+                for name in tables:
+                    self.connection.execute(f'DROP TABLE IF EXISTS "{name}" CASCADE')
+                self._create()
+
+    def _schema_tables(self) -> set[str]:
+        """The tables ``schema_sql`` makes: run in a scratch schema, then rolled back."""
+        scratch = f"eda_scratch_{secrets.token_hex(6)}"
+        made: set[str] = set()
+        try:
+            with self.connection.transaction(force_rollback=True):
+                self.connection.execute(f'CREATE SCHEMA "{scratch}"')
+                self.connection.execute(f'SET LOCAL search_path = "{scratch}"')
+                if self.schema_sql.strip():
+                    self.connection.execute(self.schema_sql)
+                made = {
+                    row["tablename"]
+                    for row in self.connection.execute(
+                        "SELECT tablename FROM pg_tables WHERE schemaname = %s", (scratch,)
+                    )
+                }
+        except self._psycopg.Error as error:
+            raise StorageError(
+                f"read model {self.schema!r}: could not tell which tables schema_sql makes "
+                f"(run in an empty schema, it failed: {error})"
+            ) from error
+        return made
 
     def close(self) -> None:
         with self._lock:

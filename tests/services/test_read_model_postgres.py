@@ -274,3 +274,23 @@ def test_a_read_model_instance_instead_of_a_factory_is_refused_saying_how(pg):
     with pytest.raises(TypeError, match="factory"):
         Projection("totals", pg.store(), read_model=model)
     model.close()
+
+
+def test_reset_refuses_to_drop_tables_its_schema_does_not_make(pg):
+    from eda_kit import Projection
+
+    store = pg.store()  # an event store, and a read model by mistake in the same schema
+    fill(store, 3)
+    shared = PostgresReadModel(pg.url, SCHEMA_SQL, schema=store.schema)
+    totals = Projection("totals", store, read_model=lambda: shared)
+
+    @totals.on("OrderPlaced")
+    def placed(db, event):
+        db.execute("INSERT INTO totals VALUES (%s, %s)", (event.data["id"], event.data["total"]))
+
+    assert totals.catch_up() == 3
+    with pytest.raises(ValueError, match=r"also holds eda_checkpoints, eda_events, eda_log"):
+        totals.rebuild()
+    assert len(store.read_all()) == 3  # the events are still there
+    assert shared.query_one("SELECT count(*) AS n FROM totals") == {"n": 3}
+    shared.close()
