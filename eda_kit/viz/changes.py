@@ -125,8 +125,8 @@ def state_lines(value: Any, path: Path = (), indent: int = 0) -> list[tuple[str,
     """``value`` as JSON-like lines: (text, path of the item shown, whether it shows all of it).
 
     An item fits on one line when its JSON is at most 60 characters; a longer dict or list
-    gets one line per member, indented two spaces per level. A dict at the top with more than
-    one key always gets a line per key, so a change shows on its own line.
+    gets one line per member, indented two spaces per level. A dict at the top always gets a
+    line per key, so a change shows on its own line.
     """
     return _lines(value, path, indent, "", "")
 
@@ -134,7 +134,7 @@ def state_lines(value: Any, path: Path = (), indent: int = 0) -> list[tuple[str,
 def _lines(value: Any, path: Path, indent: int, lead: str, tail: str) -> list:
     pad = "  " * indent
     flat = _text(value)
-    top_dict = not path and isinstance(value, dict) and len(value) > 1
+    top_dict = not path and isinstance(value, dict)
     if (len(flat) <= _FLAT and not top_dict) or not isinstance(value, (dict, list)) or not value:
         return [(f"{pad}{lead}{flat}{tail}", path, True)]
     opening, closing = ("{", "}") if isinstance(value, dict) else ("[", "]")

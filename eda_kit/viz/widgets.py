@@ -72,7 +72,10 @@ _PICTURES_CACHED = 64
 # Long lines wrap at spaces only: a word is never cut ("statu" / "s"); a word longer than
 # the column scrolls sideways instead.
 _WRAP_STYLE = "white-space:pre-wrap;overflow-wrap:normal;word-break:normal;"
-_ROW_STYLE = f"padding:1px 6px;{_WRAP_STYLE}font-family:monospace;"
+# a hanging indent: a wrapped row continues under its text, not under its number
+_ROW_STYLE = (
+    f"padding:1px 6px 1px calc(6px + 8ch);text-indent:-8ch;{_WRAP_STYLE}font-family:monospace;"
+)
 _STATE_STYLE = f"margin:2px 0;max-height:320px;overflow:auto;{_WRAP_STYLE}"
 _MARK_STYLE = {
     "added": "background:#d9f2d9;",

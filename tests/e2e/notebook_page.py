@@ -172,6 +172,42 @@ async ({path, index}) => {
 }
 """)
 
+# Squeeze a player's text views to ``width`` pixels and list every place where the browser
+# broke a line inside a word: two characters, neither a space (nor a hyphen before the break),
+# on different lines. The views get their width back afterwards.
+MID_WORD_BREAKS = with_find_panel("""
+({path, index, width}) => {
+  const root = findPanel(path).node.querySelectorAll('.eda-replay')[index];
+  const bad = [];
+  const views = '.eda-replay-event, .eda-replay-state, .eda-replay-change';
+  for (const view of root.querySelectorAll(views)) {
+    const old = view.style.width;
+    view.style.width = width + 'px';
+    const walker = document.createTreeWalker(view, NodeFilter.SHOW_TEXT);
+    while (walker.nextNode()) {
+      const node = walker.currentNode;  // rows are blocks of their own: compare within one
+      let prevTop = null, prevChar = ' ';
+      for (let i = 0; i < node.length; i++) {
+        const range = document.createRange();
+        range.setStart(node, i);
+        range.setEnd(node, i + 1);
+        const rects = range.getClientRects();
+        if (!rects.length) continue;
+        const top = rects[0].top, ch = node.data[i];
+        if (prevTop !== null && Math.abs(top - prevTop) > 2
+            && !/[\\s-]/.test(prevChar) && !/\\s/.test(ch)) {
+          bad.push(node.data.slice(Math.max(0, i - 12), i) + ' / ' + node.data.slice(i, i + 12));
+        }
+        prevTop = top;
+        prevChar = ch;
+      }
+    }
+    view.style.width = old;
+  }
+  return bad;
+}
+""")
+
 PLAYER_COUNT = with_find_panel(
     "(path) => findPanel(path).node.querySelectorAll('.eda-replay').length"
 )
@@ -298,6 +334,12 @@ class Player:
         handle.focus()
         handle.press(key)
 
+    def mid_word_breaks(self, width: int) -> list[str]:
+        """Where the text views, squeezed to ``width`` pixels, break a line inside a word."""
+        return self.run.page.evaluate(
+            MID_WORD_BREAKS, {"path": self.run.name, "index": self.index, "width": width}
+        )
+
     def move_to(self, position: int) -> None:
         """Move the cursor to ``position`` with the slider's keys (Home, then right arrows)."""
         handle = self.root.locator(".widget-slider .noUi-handle").first
@@ -311,20 +353,36 @@ class Player:
         for _ in range(abs(position - here)):
             handle.press(key)
 
-    def settle(self, timeout: float = 10) -> dict:
-        """The player's snapshot once two readings in a row agree (all updates arrived)."""
+    def settle(self, timeout: float = 30) -> dict:
+        """The player's snapshot once two readings in a row agree (all updates arrived).
+
+        The slider moves at once; the kernel's answer comes later (slowly, on a busy machine).
+        A picture's caption names the position it was drawn for, so while it names another
+        one the answer is still on its way.
+        """
         deadline = time.monotonic() + timeout
         previous = self.snapshot()
         while True:
             time.sleep(0.3)
             current = self.snapshot()
-            if current == previous or time.monotonic() > deadline:
+            done = current == previous and caption_matches(current)
+            if done or time.monotonic() > deadline:
                 return current
             previous = current
 
     def wait_for(self, done: Callable[[dict], bool], timeout: float = 10) -> dict:
         """The player's snapshot once ``done(snapshot)``, or the last one after ``timeout``."""
         return wait_until(self.snapshot, done, timeout)
+
+
+def caption_matches(snapshot: dict) -> bool:
+    """Is the picture's caption (if the player has one) about the slider's position?"""
+    caption, position = snapshot.get("caption"), snapshot.get("position")
+    if caption is None or position is None:
+        return True
+    if position == 0:
+        return "before any event" in caption
+    return f"after event {position} of" in caption
 
 
 def player_count(run: NotebookRun) -> int:

@@ -339,7 +339,7 @@ def test_format_state_shows_objects_by_their_fields_without_addresses():
 
     text = format_state(Account())
     assert text == 'Account {\n  "owner": "asha",\n  "balance": 800\n}'  # a key per line
-    assert format_state({"tags": {"b", "a"}}) == '{"tags": ["a", "b"]}'
+    assert format_state({"tags": {"b", "a"}}) == '{\n  "tags": ["a", "b"]\n}'
 
     class Order:
         def __repr__(self):
