@@ -27,7 +27,6 @@ from notebook_page import ARTIFACTS, NotebookRun, Player, player_count, wait_unt
 
 #: Players whose picture is still to be wired in by the notebook's owner (xfail until then).
 AWAITING_PICTURE = {
-    "05_saga": "notebook 05's owner wires in viz.pictures.SagaPicture (the library side is done)",
 }
 
 
