@@ -95,7 +95,28 @@ def _yields_the_safe_ones(checkpoint, committed, in_flight):  # right: a generat
         yield position
 
 
+def _increasing(positions, what: str) -> None:
+    if any(p < 1 for p in positions) or any(a >= b for a, b in zip(positions, positions[1:])):
+        raise ValueError(f"{what} must be positions >= 1, each once, in order: {positions}")
+
+
+def _valid_gap(case) -> None:
+    """Refuses an input that cannot happen (a shrink step may make one): the shrinker then
+    discards it, so a verdict only ever shows a log that can exist."""
+    checkpoint, committed, in_flight = case
+    _increasing(list(committed), "committed")
+    _increasing(sorted(in_flight), "in flight")
+    if len(set(in_flight)) != len(in_flight) or set(committed) & set(in_flight):
+        raise ValueError("a position is either committed or in flight, once")
+    # The reader delivered only committed positions, never past one still in flight.
+    if checkpoint != 0 and checkpoint not in committed:
+        raise ValueError(f"checkpoint {checkpoint} is not a committed position")
+    if in_flight and checkpoint > min(in_flight):
+        raise ValueError(f"checkpoint {checkpoint} is past an in-flight position")
+
+
 def _run_safe_read(answer, case):
+    _valid_gap(case)
     checkpoint, committed, in_flight = case
     return answer(checkpoint, list(committed), set(in_flight))
 
@@ -179,9 +200,12 @@ class Delivery:
     ``ack()`` tells RabbitMQ this delivery is finished, so it deletes it from the queue.
     """
 
-    def __init__(self, event: Any, attempt: int = 1) -> None:
+    def __init__(self, event: Any, attempt: int = 1, *, copy_fails: bool = False) -> None:
         self.event = event
         self.attempt = attempt
+        #: When true, ``retry()`` and ``dead_letter()`` raise ``ConnectionError``: the broker
+        #: did not confirm the copy, so the delivery must not be acked.
+        self.copy_fails = copy_fails
         self.actions: list[str] = []
 
     def ack(self) -> None:
@@ -189,9 +213,15 @@ class Delivery:
 
     def retry(self) -> None:
         self.actions.append("retry")
+        self._copy_sent("retry")
 
     def dead_letter(self, error: str) -> None:
         self.actions.append(f"dead_letter({error})")
+        self._copy_sent("dead-letter")
+
+    def _copy_sent(self, queue: str) -> None:
+        if self.copy_fails:
+            raise ConnectionError(f"no confirm for the {queue} copy")
 
     def __repr__(self) -> str:
         return f"Delivery({self.event!r}, attempt={self.attempt})"
@@ -263,6 +293,31 @@ def _off_by_one(delivery, handler, max_attempts):  # one attempt too few
     delivery.ack()
 
 
+def _catches_only_the_expected_error(delivery, handler, max_attempts):  # other errors escape
+    try:
+        handler(delivery.event)
+    except KeyError as error:
+        if delivery.attempt < max_attempts:
+            delivery.retry()
+        else:
+            delivery.dead_letter(f"{type(error).__name__}: {error}")
+    delivery.ack()
+
+
+def _acks_after_a_failed_copy(delivery, handler, max_attempts):  # the copy lost, acked anyway
+    try:
+        handler(delivery.event)
+    except Exception as error:
+        try:
+            if delivery.attempt < max_attempts:
+                delivery.retry()
+            else:
+                delivery.dead_letter(f"{type(error).__name__}: {error}")
+        except Exception:
+            pass
+    delivery.ack()
+
+
 def _with_else(delivery, handler, max_attempts):
     try:
         handler(delivery.event)
@@ -297,22 +352,38 @@ def _ok(event: Any) -> None:
     return None
 
 
-def _broken(event: Any) -> None:
+def _unknown_item(event: Any) -> None:
     raise KeyError("sku")
+
+
+def _bad_value(event: Any) -> None:
+    raise ValueError("quantity must be positive")
+
+
+def _warehouse_down(event: Any) -> None:
+    raise RuntimeError("warehouse service unavailable")
 
 
 def _dies(event: Any) -> None:
     raise Crash("kill -9")
 
 
-_HANDLERS = {"succeeds": _ok, "raises KeyError": _broken, "dies (kill -9)": _dies}
+_HANDLERS = {
+    "succeeds": _ok,
+    "raises KeyError": _unknown_item,
+    "raises ValueError": _bad_value,
+    "raises RuntimeError": _warehouse_down,
+    "dies (kill -9)": _dies,
+}
 
 
 def _run_ack(answer, case):
-    """Observes what the consumer did to the delivery, whether the process died or carried
-    on, and what the handler was given (the event, nothing else)."""
-    behaviour, attempt, max_attempts = case
-    delivery = Delivery("order.created", attempt)
+    """Observes what the consumer did to the delivery, whether the process died, raised or
+    carried on, and what the handler was given (the event, nothing else)."""
+    behaviour, attempt, max_attempts, copy_fails = case
+    if not 1 <= attempt <= max_attempts:
+        raise ValueError(f"attempt {attempt} of {max_attempts} cannot happen")
+    delivery = Delivery("order.created", attempt, copy_fails=copy_fails)
     given: list[Any] = []
 
     def handler(event: Any) -> None:
@@ -323,17 +394,21 @@ def _run_ack(answer, case):
         answer(delivery, handler, max_attempts)
     except Crash:
         return delivery.actions, "the process died", given
+    except Exception as error:  # it must reach RabbitMQBus (which then closes the channel)
+        return delivery.actions, f"raised {type(error).__name__}: {error}", given
     return delivery.actions, "carried on", given
 
 
 def _describe_ack(case) -> str:
-    behaviour, attempt, max_attempts = case
-    return f"the handler {behaviour} on attempt {attempt} of {max_attempts}"
+    behaviour, attempt, max_attempts, copy_fails = case
+    copy = ", and the broker refuses the copy" if copy_fails else ""
+    return f"the handler {behaviour} on attempt {attempt} of {max_attempts}{copy}"
 
 
 def _generate_ack(rng: random.Random, size: int):
     max_attempts = rng.randint(1, 2 + size)
-    return rng.choice(list(_HANDLERS)), rng.randint(1, max_attempts), max_attempts
+    behaviour = rng.choice(list(_HANDLERS))
+    return behaviour, rng.randint(1, max_attempts), max_attempts, rng.random() < 0.25
 
 
 ack_discipline = Exercise(
@@ -342,22 +417,34 @@ ack_discipline = Exercise(
     run=_run_ack,
     describe=_describe_ack,
     probes=[
-        Probe("a handler that succeeds", ("succeeds", 1, 3)),
-        Probe("a failure with attempts left", ("raises KeyError", 1, 3)),
-        Probe("a failure on the second of three attempts", ("raises KeyError", 2, 3)),
-        Probe("a failure on the last attempt", ("raises KeyError", 3, 3)),
-        Probe("a failure with no retries at all", ("raises KeyError", 1, 1)),
-        Probe("the process dies inside the handler", ("dies (kill -9)", 1, 3)),
-        Probe("the process dies on the last attempt", ("dies (kill -9)", 3, 3)),
+        Probe("a handler that succeeds", ("succeeds", 1, 3, False)),
+        Probe("a failure with attempts left", ("raises KeyError", 1, 3, False)),
+        Probe("a failure on the second of three attempts", ("raises KeyError", 2, 3, False)),
+        Probe("a failure on the last attempt", ("raises KeyError", 3, 3, False)),
+        Probe("a failure with no retries at all", ("raises KeyError", 1, 1, False)),
+        Probe("a ValueError, not a KeyError", ("raises ValueError", 1, 3, False)),
+        Probe("a RuntimeError on the last attempt", ("raises RuntimeError", 2, 2, False)),
+        Probe("the process dies inside the handler", ("dies (kill -9)", 1, 3, False)),
+        Probe("the process dies on the last attempt", ("dies (kill -9)", 3, 3, False)),
+        Probe(
+            "the broker refuses the retry copy (no ack: the error must propagate)",
+            ("raises KeyError", 1, 3, True),
+        ),
+        Probe(
+            "the broker refuses the dead-letter copy (no ack: the error must propagate)",
+            ("raises ValueError", 3, 3, True),
+        ),
     ],
     generate=_generate_ack,
     also_correct=[_with_else, _with_a_flag],
     hints=[
         "An ack tells RabbitMQ to forget the message. Ask yourself after every line: if the "
         "process died right here, would the message be lost?",
-        "Call the handler first. If it raised an Exception, send the copy on (retry() while "
-        "attempts remain, else dead_letter(text)) and only then ack(). A BaseException (the "
-        "process dying) must pass through without any ack.",
+        "Call the handler first. If it raised any Exception (not only the one you expect), "
+        "send the copy on (retry() while attempts remain, else dead_letter(text)) and only "
+        "then ack(). If sending the copy raises, let that error out with no ack: the message "
+        "stays in the queue. A BaseException (the process dying) must pass through without "
+        "any ack.",
         "try: handler(delivery.event) / except Exception as error: retry() if delivery.attempt "
         "< max_attempts else dead_letter(f'{type(error).__name__}: {error}') / then ack()",
     ],
@@ -367,6 +454,8 @@ ack_discipline = Exercise(
         _retries_forever,
         _acks_before_the_copy,
         _off_by_one,
+        _catches_only_the_expected_error,
+        _acks_after_a_failed_copy,
     ],
     explanation=(
         "Ack last, and only for a delivery you have finished with: handled, or handed on to "
@@ -446,7 +535,27 @@ def _with_a_generator(pending, locked, limit):
 # An input is (pending rows as (position, stream), positions locked elsewhere, limit).
 
 
+def _valid_claim(case) -> None:
+    """Refuses an input that cannot happen (a shrink step may make one), so the shrinker
+    discards it: positions unique and increasing, ``locked`` among the pending positions, and
+    what another relay holds of a stream is that stream's oldest rows (it keeps order too)."""
+    pending, locked, limit = case
+    positions = [position for position, _ in pending]
+    _increasing(positions, "pending")
+    if len(set(locked)) != len(locked) or not set(locked) <= set(positions):
+        raise ValueError(f"locked {list(locked)} must be pending positions, each once")
+    holding_on = set()  # streams where the other relay's prefix has ended
+    for position, stream in pending:
+        if position not in locked:
+            holding_on.add(stream)
+        elif stream in holding_on:
+            raise ValueError(f"another relay holds {position}{stream} but not an earlier row")
+    if limit < 1:
+        raise ValueError(f"limit must be >= 1, not {limit}")
+
+
 def _run_claim(answer, case):
+    _valid_claim(case)
     pending, locked, limit = case
     return answer([tuple(row) for row in pending], set(locked), limit)
 
@@ -503,7 +612,10 @@ claim_rows = Exercise(
         "FOR UPDATE SKIP LOCKED lets two relays share one outbox table without waiting for "
         "each other and without publishing a row twice, but on its own it is row by row. "
         "Per-stream order needs one more rule: a stream belongs to whoever holds its oldest "
-        "pending row. PostgreSQL's relay in eda_kit gets the same effect by locking whole "
-        "streams; Kafka gets it by giving each partition to one consumer of a group."
+        "pending row. eda_kit's PostgresRelay does exactly this: it claims rows with SKIP LOCKED "
+        "in position order, holds back (without counting them) the rows of a stream another "
+        "relay holds an earlier row of, and claims further rows until its batch is full of "
+        "rows it may publish. Kafka gets per-key order another way: each partition belongs "
+        "to one consumer of a group."
     ),
 )

@@ -17,8 +17,11 @@ One round of :meth:`PostgresRelay.run`:
 2. **Claim**: ``SELECT ... ORDER BY position LIMIT n FOR UPDATE SKIP LOCKED``. Rows another
    relay holds are skipped, never waited for, never taken twice.
 3. **Keep each stream in order.** Row-by-row skipping would let this relay publish order-A's
-   3rd event while another relay still holds its 2nd. So, per stream, only the claimed rows
-   *before the first row someone else holds* are published; the rest wait for the next round.
+   3rd event while another relay still holds its 2nd. So a claimed row whose stream has an
+   earlier row someone else holds is *held back* (it waits for a later round); held-back rows
+   do not count towards the batch: the relay claims further rows, passing over the held-back
+   streams, until it has ``n`` rows it may publish or nothing is left. (Notebook 08's exercise
+   3 is this rule.)
 4. **Publish** them in position order (``target.publish`` returns once the broker confirmed),
    then ``DELETE`` them and ``COMMIT``: crash points ``before_publish``, ``after_publish``,
    ``after_checkpoint`` (after the commit), as for ``Relay``.
@@ -119,10 +122,12 @@ class PostgresRelay:
                 WHERE position > %s ORDER BY position""",
             "fed": f"""UPDATE {s}.eda_relay_feed SET fed_up_to =
                 (SELECT coalesce(max(position), %s) FROM {s}.eda_events) WHERE relay = %s""",
-            "claim": f"""SELECT position, stream_id FROM {s}.eda_relay_queue WHERE relay = %s
+            "claim": f"""SELECT position, stream_id FROM {s}.eda_relay_queue
+                WHERE relay = %s AND position > %s AND NOT (stream_id = ANY(%s::text[]))
                 ORDER BY position LIMIT %s FOR UPDATE SKIP LOCKED""",
             "streams": f"""SELECT position, stream_id FROM {s}.eda_relay_queue
-                WHERE relay = %s AND stream_id = ANY(%s) ORDER BY position""",
+                WHERE relay = %s AND stream_id = ANY(%s::text[]) AND position <= %s
+                ORDER BY position""",
             "events": f"""SELECT position, stream_id, version, type, data, metadata, id, time
                 FROM {s}.eda_events WHERE position = ANY(%s) ORDER BY position""",
             "done": f"DELETE FROM {s}.eda_relay_queue WHERE relay = %s AND position = ANY(%s)",
@@ -166,24 +171,12 @@ class PostgresRelay:
         try:
             self._feed()
             with self._conn.transaction():
-                claimed = self._conn.execute(
-                    self._sql["claim"],
-                    (self.name, self.batch_size if limit is None else min(self.batch_size, limit)),
-                ).fetchall()
-                if not claimed:
-                    self.waiting = 0
-                    return 0
-                mine = {position for position, _ in claimed}
-                streams = sorted({stream for _, stream in claimed})
-                ready, blocked = [], set()
-                for position, stream in self._conn.execute(
-                    self._sql["streams"], (self.name, streams)
-                ).fetchall():
-                    if position not in mine:
-                        blocked.add(stream)  # another relay holds an earlier row of it
-                    elif stream not in blocked:
-                        ready.append(position)
+                ready, mine = self._claim(
+                    self.batch_size if limit is None else min(self.batch_size, limit)
+                )
                 self.waiting = len(mine) - len(ready)
+                if not ready:
+                    return 0
                 rows = self._conn.execute(self._sql["events"], (ready,)).fetchall()
                 for event in events_from_rows(rows):
                     self._publish(event)
@@ -194,6 +187,36 @@ class PostgresRelay:
             ) from error
         self.crash.reached("after_checkpoint")
         return len(ready)
+
+    def _claim(self, want: int) -> tuple[list[int], set[int]]:
+        """Claim rows (``SKIP LOCKED``, position order) until ``want`` of them may be published.
+
+        A claimed row whose stream has an earlier row that this relay does not hold (another
+        relay holds it) is held back: it stays locked until the commit but does not count
+        towards ``want``, and later rows of its stream are not claimed. Returns the positions
+        to publish, in order, and every position claimed."""
+        ready: list[int] = []
+        mine: set[int] = set()
+        held_back: set[str] = set()  # streams with an earlier row another relay holds
+        after = 0
+        while len(ready) < want:
+            claimed = self._conn.execute(
+                self._sql["claim"], (self.name, after, sorted(held_back), want - len(ready))
+            ).fetchall()
+            if not claimed:
+                break
+            new = {position for position, _ in claimed}
+            mine |= new
+            after = claimed[-1][0]
+            streams = sorted({stream for _, stream in claimed})
+            for position, stream in self._conn.execute(
+                self._sql["streams"], (self.name, streams, after)
+            ).fetchall():
+                if position not in mine:
+                    held_back.add(stream)  # another relay holds an earlier row of it
+                elif position in new and stream not in held_back:
+                    ready.append(position)
+        return ready, mine
 
     def _publish(self, event: RecordedEvent) -> None:
         self.crash.reached("before_publish")

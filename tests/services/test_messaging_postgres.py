@@ -143,6 +143,56 @@ class _Nowhere:
         raise AssertionError("nothing should be left to publish")
 
 
+class _Held:
+    """A target whose publish waits until released: its relay holds its claimed rows."""
+
+    def __init__(self):
+        self.started, self.release, self.events = threading.Event(), threading.Event(), []
+
+    def publish(self, event):
+        self.started.set()
+        assert self.release.wait(30)
+        self.events.append((event.stream_id, event.version))
+
+
+class _Kept:
+    def __init__(self):
+        self.events = []
+
+    def publish(self, event):
+        self.events.append((event.stream_id, event.version))
+
+
+def test_rows_held_back_behind_another_relay_do_not_use_up_the_batch(pg):
+    """Relay 1 holds order-A's first row mid-publish. Relay 2 (batch of 2) passes over
+    order-A's second row (held back, not counted) and still publishes two rows: B's and C's."""
+    store = pg.store()
+    store.append("order-A", [Event("Step", {"v": 1}), Event("Step", {"v": 2})])
+    store.append("order-B", Event("Step", {"v": 1}))
+    store.append("order-C", Event("Step", {"v": 1}))
+    held, kept = _Held(), _Kept()
+    first = PostgresRelay(store, held, name="broker", batch_size=1)
+    second = PostgresRelay(store, kept, name="broker", batch_size=2)
+    try:
+        first._feed()
+        busy = threading.Thread(target=first.run_once)
+        busy.start()
+        assert held.started.wait(30)  # relay 1 holds order-A v1, inside its transaction
+        assert second.run_once() == 2
+        assert kept.events == [("order-B", 1), ("order-C", 1)]
+        assert second.waiting == 1  # order-A v2: behind relay 1's row
+        held.release.set()
+        busy.join(30)
+        assert held.events == [("order-A", 1)]
+        assert second.run() == 1
+        assert kept.events[-1] == ("order-A", 2)
+        assert second.pending() == 0
+    finally:
+        held.release.set()
+        first.close()
+        second.close()
+
+
 def test_relays_of_different_names_each_get_every_event(pg):
     store = pg.store()
     store.append("s", [Event("A"), Event("B")])

@@ -1,4 +1,4 @@
-"""Answers two learners really gave to notebooks 03, 04, 06 and 07 (issue 17), checked again.
+"""Answers learners really gave to notebooks 03, 04, 06, 07 (issue 17) and 08, checked again.
 
 Each wrong answer once got "Correct" and must now be refused with a short verdict that names
 the case it gets wrong; each right one was once refused and must now pass. They are written the
@@ -9,9 +9,16 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
 from test_exercises import MAX_VERDICT  # (tests/unit is on the path)
 
-from eda_kit.exercises import cqrs, event_sourcing, event_store, reliable_messaging
+from eda_kit.exercises import (
+    cqrs,
+    event_sourcing,
+    event_store,
+    postgres_and_rabbitmq,
+    reliable_messaging,
+)
 
 
 def refused(exercise, answer, *names: str) -> str:
@@ -379,3 +386,107 @@ def test_07_none_as_still_running_is_refused():
         return once
 
     refused(reliable_messaging.first_outcome, make_idempotent, "None")
+
+
+# --- 08, exercise 2: ack discipline ---------------------------------------------------------
+
+ack = postgres_and_rabbitmq.ack_discipline
+
+
+def test_08_catching_only_key_error_is_refused():
+    def handle_delivery(delivery, handler, max_attempts):
+        try:
+            handler(delivery.event)
+        except KeyError as error:
+            if delivery.attempt < max_attempts:
+                delivery.retry()
+            else:
+                delivery.dead_letter(f"{type(error).__name__}: {error}")
+        delivery.ack()
+
+    refused(ack, handle_delivery, "ValueError")
+
+
+def test_08_catching_lookup_error_is_refused():
+    def handle_delivery(delivery, handler, max_attempts):
+        try:
+            handler(delivery.event)
+        except LookupError as error:
+            if delivery.attempt < max_attempts:
+                delivery.retry()
+            else:
+                delivery.dead_letter(f"{type(error).__name__}: {error}")
+        delivery.ack()
+
+    refused(ack, handle_delivery, "ValueError")
+
+
+def test_08_acking_after_a_copy_that_failed_is_refused():
+    """retry()/dead_letter() wrapped in try/except Exception: pass, then ack(): a copy the
+    broker did not confirm is lost with the acked original."""
+
+    def handle_delivery(delivery, handler, max_attempts):
+        try:
+            handler(delivery.event)
+        except Exception as e:
+            try:
+                if delivery.attempt < max_attempts:
+                    delivery.retry()
+                else:
+                    delivery.dead_letter(f"{type(e).__name__}: {e}")
+            except Exception:
+                pass
+        delivery.ack()
+
+    refused(ack, handle_delivery, "refuses the retry copy", "refuses the dead-letter copy")
+
+
+def test_08_the_dead_letter_text_is_str_of_the_error_as_the_task_says():
+    """The task now says str(error) exactly; e.args[0] drops KeyError's quotes."""
+
+    def handle_delivery(delivery, handler, max_attempts):
+        try:
+            handler(delivery.event)
+        except Exception as e:
+            if delivery.attempt < max_attempts:
+                delivery.retry()
+            else:
+                delivery.dead_letter(f"{type(e).__name__}: {e.args[0]}")
+        delivery.ack()
+
+    refused(ack, handle_delivery, "KeyError: 'sku'")
+
+
+# --- 08, exercises 1 and 3: shrunk inputs are ones that can happen --------------------------
+
+
+def test_08_claim_and_safe_read_refuse_inputs_that_cannot_happen():
+    """The shrinker once showed "pending [1A, 1C, 2A], locked [1]" and "[1A, 2A, 2A]"."""
+    claim = postgres_and_rabbitmq.claim_rows
+    for impossible in [
+        ([(1, "A"), (1, "C"), (2, "A")], [1], 3),  # position 1 twice
+        ([(1, "A"), (2, "A"), (2, "A")], [], 3),
+        ([(2, "A"), (1, "B")], [], 3),  # not in position order
+        ([(1, "A"), (2, "A")], [2], 3),  # another relay holds A's 2nd row but not its 1st
+        ([(1, "A")], [5], 3),  # locked but not pending
+    ]:
+        with pytest.raises(ValueError):
+            postgres_and_rabbitmq._valid_claim(impossible)
+    safe = postgres_and_rabbitmq.safe_read
+    for impossible in [
+        (0, [1, 1, 2], []),
+        (0, [1, 2], [2]),  # committed and in flight
+        (3, [1, 2, 4], []),  # the checkpoint is a hole
+        (4, [1, 2, 4], [3]),  # the reader passed an in-flight position
+    ]:
+        with pytest.raises(ValueError):
+            postgres_and_rabbitmq._valid_gap(impossible)
+    # every generated input is valid, and every shrunk failure of a wrong answer too
+    for exercise, valid in [(claim, postgres_and_rabbitmq._valid_claim),
+                            (safe, postgres_and_rabbitmq._valid_gap)]:  # fmt: skip
+        for case in exercise.generated_inputs(200, seed=3):
+            valid(case)
+        for wrong in exercise.common_mistakes:
+            failing = [c for c in exercise.generated_inputs(60) if exercise.mismatch(wrong, c)]
+            for case in failing[:3]:
+                valid(exercise.shrink(wrong, case))
