@@ -283,8 +283,12 @@ class QueueMismatch(BrokerError, ValueError):
 class ServicesUnavailable(EdaKitError, RuntimeError):
     """No PostgreSQL or RabbitMQ answers, and none can be started here (``eda_kit.services``).
 
-    The message says, in one line, what is missing and how to get it.
+    The message says, in one line, what is missing and how to get it; in a notebook it is
+    shown as that one line, without a traceback (the traceback would bury it).
     """
+
+    def _render_traceback_(self) -> list[str]:  # IPython's hook for how an error is shown
+        return [f"{type(self).__name__}: {self}"]
 
 
 # --- looking things up --------------------------------------------------------------------------

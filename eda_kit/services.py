@@ -7,6 +7,7 @@ machine, in the project's ``.services/`` folder, on free loopback ports::
     from eda_kit import services
     services.postgres_url()   # 'postgresql://postgres@127.0.0.1:5432/test', or a throwaway's
     services.amqp_url()       # 'amqp://guest:guest@127.0.0.1:5672/', or a throwaway's
+    services.ensure()         # both at once: Servers(postgres=..., amqp=..., started=(...))
 
 From a shell, the same code: ``make services`` (``python -m eda_kit.services start``) and
 ``make services-stop``. Where to look first: ``EDA_POSTGRES_URL`` and ``EDA_AMQP_URL``
@@ -54,10 +55,12 @@ __all__ = [
     "DEFAULT_AMQP_URL",
     "DEFAULT_POSTGRES_URL",
     "PostgresServer",
+    "Servers",
     "RabbitMQServer",
     "ServicesUnavailable",
     "amqp_url",
     "answers",
+    "ensure",
     "find",
     "missing",
     "postgres_url",
@@ -188,6 +191,44 @@ def postgres_url(root: Path | None = None) -> str:
 def amqp_url(root: Path | None = None) -> str:
     """A RabbitMQ that answers: the configured one, a running throwaway, or a new throwaway."""
     return _url("rabbitmq", root)
+
+
+@dataclass(frozen=True)
+class Servers:
+    """What :func:`ensure` found: both URLs, and the throwaway servers it started just now."""
+
+    postgres: str
+    amqp: str
+    started: tuple[str, ...] = ()  # e.g. "PostgreSQL at postgresql://...:41234/test"
+
+    def __str__(self) -> str:
+        """One line: both answer, and (when it started any) which throwaways, and how to stop
+        them."""
+        if not self.started:
+            return "PostgreSQL and RabbitMQ answer."
+        return (
+            "PostgreSQL and RabbitMQ answer; started throwaway "
+            + " and ".join(self.started)
+            + " in .services/ (they keep running: `make services-stop` ends them)."
+        )
+
+
+def ensure(root: Path | None = None) -> Servers:
+    """A PostgreSQL and a RabbitMQ that answer, found or started (see :func:`postgres_url`).
+
+    Both are looked for before anything is started, so when one cannot be found nor started,
+    ``ServicesUnavailable`` says in one line what is missing, naming *every* missing server,
+    and nothing was started."""
+    found = {kind: find(kind, root) for kind in KINDS}
+    problems = [missing(kind) for kind in KINDS if found[kind] is None]
+    if any(problems):
+        raise ServicesUnavailable(" | ".join(problem for problem in problems if problem))
+    started = []
+    for kind in KINDS:
+        if found[kind] is None:
+            found[kind] = start(kind, root)
+            started.append(f"{NAMES[kind]} at {found[kind]}")
+    return Servers(str(found["postgres"]), str(found["rabbitmq"]), tuple(started))
 
 
 def start(kind: str, root: Path | None = None) -> str:

@@ -30,8 +30,13 @@ What it builds in RabbitMQ (``prefix`` defaults to ``"eda"``)::
    must be idempotent (or use an inbox).
 4. *Retries with backoff*: a handler that raises gets its message republished to the retry
    queue for that attempt, whose TTL holds it back; when it expires RabbitMQ dead-letters it
-   back into the subscriber's queue. The attempt number travels in the ``x-eda-attempt``
-   header (RabbitMQ's own ``x-death`` header records each trip through a retry queue too).
+   back into the subscriber's queue. The attempt number travels in the kit's own ``eda-attempt``
+   header, which every RabbitMQ version passes through untouched. RabbitMQ's own ``x-death``
+   header records the trips through the retry queues too, but only on RabbitMQ 3.x is it a
+   full history: a copy republished with the ``x-death`` it received has it merged by 3.x
+   brokers, while 4.x no longer interprets ``x-`` headers a client sets ("x-headers belong to
+   the broker": rabbitmq-server #10709, #11339), so there it lists only the last trip.
+   Attempts are therefore never counted from ``x-death``.
 5. *Dead letters*: after ``max_attempts``, the message goes through the dead-letter exchange
    to ``<queue>.dead`` with headers naming the subscriber, the error and the attempt count,
    plus the ``x-death`` history. A message that is not even a valid event is *rejected*, and
@@ -122,12 +127,24 @@ class Confirmed:
     exchange: str
 
 
+#: The kit's own message headers. Not ``x-`` names: RabbitMQ reserves those for itself.
+_KIT_HEADERS = ("eda-attempt", "eda-error", "eda-subscriber")
+
+
+def _kit_header(headers: dict[str, Any], name: str, default: Any) -> Any:
+    """The kit's header ``eda-<name>``, or ``x-eda-<name>`` (its earlier name) on a message
+    queued by an older version."""
+    return headers.get(f"eda-{name}", headers.get(f"x-eda-{name}", default))
+
+
 @dataclass(frozen=True)
 class RabbitDeadLetter:
     """A message in a subscriber's dead-letter queue: the event and why it is there.
 
     ``event`` is ``None`` when the message was not a valid event (then ``body`` says what it
-    was). ``x_death`` is RabbitMQ's own history of the message's dead-letterings.
+    was). ``attempts`` comes from the kit's ``eda-attempt`` header; ``x_death`` is RabbitMQ's own
+    history of the message's dead-letterings (complete on RabbitMQ 3.x; on 4.x only the last
+    one, since the broker no longer merges an ``x-death`` a republished copy carries).
     """
 
     event: Event | None
@@ -458,14 +475,14 @@ class RabbitMQBus:
 
     async def _handle(self, subscription: RabbitSubscription, message: Any) -> None:
         headers = dict(message.headers or {})
-        attempt = int(headers.get("x-eda-attempt", 1))
+        attempt = int(_kit_header(headers, "attempt", 1))
         try:
             event = decode_event(message.body)
         except ValueError:
             await message.reject(requeue=False)  # RabbitMQ dead-letters it (x-death: rejected)
             subscription.dead_lettered += 1
             return
-        source = str(headers.get("x-eda-source", "publisher"))
+        source = str(_kit_header(headers, "source", "publisher"))
         try:
             await self._call(subscription.handler, event)
         except Exception as error:
@@ -505,7 +522,7 @@ class RabbitMQBus:
         attempt: int,
         error: Exception,
     ) -> None:
-        headers.update({"x-eda-attempt": attempt + 1, "x-eda-error": describe_error(error)})
+        headers.update({"eda-attempt": attempt + 1, "eda-error": describe_error(error)})
         await self._publisher.default_exchange.publish(
             self._copy(message, headers), routing_key=f"{subscription.queue}.retry.{attempt}"
         )
@@ -520,9 +537,9 @@ class RabbitMQBus:
     ) -> None:
         headers.update(
             {
-                "x-eda-attempt": attempt,
-                "x-eda-error": describe_error(error),
-                "x-eda-subscriber": subscription.name,
+                "eda-attempt": attempt,
+                "eda-error": describe_error(error),
+                "eda-subscriber": subscription.name,
             }
         )
         dead_exchange = await self._publisher.get_exchange(self.dead_exchange_name, ensure=False)
@@ -594,7 +611,7 @@ class RabbitMQBus:
             type=topic,
             delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
             correlation_id=str(correlation) if correlation is not None else None,
-            headers={"x-eda-source": source},
+            headers={"eda-source": source},
         )
         try:
             # (No per-publish timeout here: asyncio.wait_for costs a task per message. The
@@ -643,8 +660,9 @@ class RabbitMQBus:
             for message in taken:
                 if redeliver:
                     headers = dict(message.headers or {})
-                    for key in ("x-eda-attempt", "x-eda-error", "x-eda-subscriber"):
+                    for key in _KIT_HEADERS:
                         headers.pop(key, None)
+                        headers.pop(f"x-{key}", None)
                     await channel.default_exchange.publish(
                         self._copy(message, headers), routing_key=self.queue_name(name)
                     )
@@ -664,12 +682,12 @@ class RabbitMQBus:
             event, default_error = None, str(error)
         else:
             default_error = "rejected"
-        error_text = headers.get("x-eda-error")
+        error_text = _kit_header(headers, "error", None)
         return RabbitDeadLetter(
             event,
-            str(headers.get("x-eda-subscriber", name)),
+            str(_kit_header(headers, "subscriber", name)),
             str(error_text) if error_text is not None else default_error,
-            int(headers.get("x-eda-attempt", 1)),
+            int(_kit_header(headers, "attempt", 1)),
             x_death,
             bytes(message.body),
         )

@@ -70,6 +70,13 @@ killed it), notifications sent meanwhile are lost, so after reconnecting every s
 catches up from its position: nothing is skipped, and nothing is delivered twice. Appends made
 through this same store object are delivered right after they commit, as in the other stores.
 
+A listening connection can also die *silently* (a half-open TCP connection: a firewall or NAT
+dropped it, the server's host vanished): nothing raises, notifications just stop. Two guards:
+the listening connection uses TCP keepalives, so the operating system notices a dead peer
+within about half a minute and the listener reconnects (and catches up); and when no
+notification has woken the subscriptions for ``poll_seconds`` (5 s by default), the listener
+wakes them anyway: a slow poll of the table, so a lost wake-up costs at most that much latency.
+
 Payloads are stored as JSON *text*, exactly as written (``jsonb`` would reorder keys and refuse
 ``\\u0000``); times as ISO 8601 text, so an event reads back exactly as it was appended. Every
 query is parameterised; nothing is pickled.
@@ -81,6 +88,7 @@ import json
 import re
 import secrets
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -236,6 +244,8 @@ class PostgresEventStore(Subscribable):
     - ``schema``: the PostgreSQL schema holding the tables (created if missing): lowercase
       letters, digits and ``_``, at most 48 characters. Default ``"public"``.
     - ``connect_timeout``: seconds to wait for the server before ``DatabaseUnavailable``.
+    - ``poll_seconds``: live subscriptions read the table at least this often even when no
+      ``NOTIFY`` woke them (a listener that died silently, a notification lost). Default 5.
     - ``tracer``: records each appended event ("sent") and subscription delivery.
 
     One store object holds one connection (guarded by a lock, so subscriptions may poll from a
@@ -249,6 +259,7 @@ class PostgresEventStore(Subscribable):
         *,
         schema: str = "public",
         connect_timeout: float = 5.0,
+        poll_seconds: float = 5.0,
         tracer: Tracer | None = None,
     ) -> None:
         super().__init__(tracer)
@@ -269,9 +280,14 @@ class PostgresEventStore(Subscribable):
             raise InvalidValue(
                 f"connect_timeout must be seconds in (0, 3600), not {connect_timeout!r}"
             )
+        if not isinstance(poll_seconds, int | float) or not 0.05 <= poll_seconds <= 3600:
+            raise InvalidValue(
+                f"poll_seconds must be seconds in [0.05, 3600], not {poll_seconds!r}"
+            )
         self._psycopg = psycopg
         self.url = url
         self.schema = schema
+        self.poll_seconds = float(poll_seconds)
         self.channel = f"eda_events_{schema}"
         self.connect_timeout = float(connect_timeout)
         self._writer = secrets.token_hex(8)  # tells our own NOTIFYs from other writers'
@@ -290,12 +306,21 @@ class PostgresEventStore(Subscribable):
 
     def _connect(self, doing: str, role: str = "store") -> psycopg.Connection[Any]:
         """A new connection, named ``eda_kit store <schema>`` (or ``listener``) on the server."""
+        # The listener only ever waits: TCP keepalives let the OS notice a dead peer (a
+        # half-open connection) in about 10 + 5 * 3 s, so it raises and the listener reconnects.
+        keepalives = (
+            {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5,
+             "keepalives_count": 3}
+            if role == "listener"
+            else {}
+        )  # fmt: skip
         try:
             return self._psycopg.connect(
                 self.url,
                 autocommit=True,
                 connect_timeout=max(1, round(self.connect_timeout)),
                 application_name=f"eda_kit {role} {self.schema}",
+                **keepalives,
             )
         except self._psycopg.OperationalError as error:
             raise self._unavailable(doing, error) from error
@@ -696,7 +721,8 @@ class _Listener(threading.Thread):
     A notification is only a hint that something was appended: subscriptions then read the
     table from their own positions. After the connection was lost, every subscription catches
     up, since notifications sent meanwhile were not seen. (The first connection needs no
-    catch-up: ``subscribe`` starts listening before its own catch-up read.)
+    catch-up: ``subscribe`` starts listening before its own catch-up read.) When no
+    notification came for ``store.poll_seconds``, it wakes them anyway (a slow poll).
     """
 
     def __init__(self, store: PostgresEventStore) -> None:
@@ -705,6 +731,7 @@ class _Listener(threading.Thread):
         self._stopping = threading.Event()
         self.ready = threading.Event()  # LISTEN is active
         self.reconnects = 0
+        self.polls = 0  # wake-ups by the slow poll, not by a notification
         self._conn: Any = None
 
     def run(self) -> None:
@@ -720,11 +747,16 @@ class _Listener(threading.Thread):
                     delay = 0.05
                     if self.reconnects:
                         store._notify_subscribers()  # catch up on what we did not hear
+                    woken = time.monotonic()
                     while not self._stopping.is_set():
-                        # Returns at the first notification (or after half a second, to
-                        # look at _stopping): each one is only a wake-up call.
-                        notes = list(conn.notifies(timeout=0.5, stop_after=1))
-                        if any(not n.payload.endswith(store._writer) for n in notes):
+                        # Returns at the first notification (or after a short while, to
+                        # look at _stopping and the poll): each one is only a wake-up call.
+                        wait = min(0.5, store.poll_seconds)
+                        notes = list(conn.notifies(timeout=wait, stop_after=1))
+                        heard = any(not n.payload.endswith(store._writer) for n in notes)
+                        if heard or time.monotonic() - woken >= store.poll_seconds:
+                            woken = time.monotonic()
+                            self.polls += not heard
                             store._notify_subscribers()
             except (psycopg.Error, DatabaseUnavailable):
                 pass  # the connection is gone: reconnect below, then catch up

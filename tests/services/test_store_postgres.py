@@ -244,6 +244,29 @@ def test_a_killed_listening_connection_catches_up_from_the_checkpoint(pg):
     assert _backend_pids(pg.url, application) != [pid]
 
 
+def test_a_lost_notification_still_arrives_within_the_poll_interval(pg):
+    """A listener that hears nothing (here: the other writer's NOTIFYs carry this store's own
+    writer id, so the listener takes them for its own and ignores them, as a silently dead
+    connection would) still delivers: the slow poll reads the table."""
+    store = pg.store(poll_seconds=0.5)
+    reader = Reader(store)
+    other = pg.store(schema=store.schema)
+    other._writer = store._writer  # every NOTIFY it sends is ignored by store's listener
+    other.append("s", [Event("Unheard"), Event("AlsoUnheard")])
+    started = time.monotonic()
+    check_exactly_once_in_order(reader, store, 2)
+    assert time.monotonic() - started < 5  # within a few poll intervals, not never
+    assert store._listener is not None and store._listener.polls >= 1
+
+
+def test_the_listening_connection_uses_tcp_keepalives(pg):
+    store = pg.store()
+    Reader(store)
+    assert store._listener is not None
+    parameters = store._listener._conn.info.get_parameters()
+    assert parameters.get("keepalives") == "1" and parameters.get("keepalives_idle") == "10"
+
+
 def test_a_killed_store_connection_reconnects_for_the_next_read(pg):
     import psycopg
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import tempfile
 
+import pytest
+
 from eda_kit.services import PostgresServer
 
 
@@ -33,3 +35,37 @@ def test_a_project_folder_is_never_removed(tmp_path, monkeypatch):
     (server.directory / "data").mkdir(parents=True)
     server.remove()
     assert not server.directory.exists() and root.is_dir()
+
+
+def test_ensure_names_every_missing_server_in_one_line_and_starts_nothing(monkeypatch):
+    from eda_kit import services
+    from eda_kit.errors import ServicesUnavailable
+
+    monkeypatch.setattr(services, "find", lambda kind, root=None: None)
+    monkeypatch.setattr(services, "missing", lambda kind: f"{services.NAMES[kind]}: install it")
+    started = []
+    monkeypatch.setattr(services, "start", lambda kind, root=None: started.append(kind))
+    with pytest.raises(ServicesUnavailable) as raised:
+        services.ensure()
+    assert str(raised.value) == "PostgreSQL: install it | RabbitMQ: install it"
+    assert raised.value._render_traceback_() == [
+        "ServicesUnavailable: PostgreSQL: install it | RabbitMQ: install it"
+    ]  # how IPython shows it: one line, no traceback
+    assert started == []
+
+
+def test_ensure_says_which_throwaway_servers_it_started_and_how_to_stop_them(monkeypatch):
+    from eda_kit import services
+
+    found = {"postgres": "postgresql://postgres@127.0.0.1:5432/test", "rabbitmq": None}
+    monkeypatch.setattr(services, "find", lambda kind, root=None: found[kind])
+    monkeypatch.setattr(services, "missing", lambda kind: None)
+    monkeypatch.setattr(
+        services, "start", lambda kind, root=None: "amqp://guest:guest@127.0.0.1:40001/"
+    )
+    servers = services.ensure()
+    assert servers.amqp == "amqp://guest:guest@127.0.0.1:40001/"
+    assert "started throwaway RabbitMQ at amqp://" in str(servers)
+    assert "make services-stop" in str(servers)
+    found["rabbitmq"] = "amqp://guest:guest@127.0.0.1:5672/"
+    assert str(services.ensure()) == "PostgreSQL and RabbitMQ answer."
