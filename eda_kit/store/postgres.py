@@ -308,7 +308,7 @@ class PostgresEventStore(Subscribable):
         """A new connection, named ``eda_kit store <schema>`` (or ``listener``) on the server."""
         # The listener only ever waits: TCP keepalives let the OS notice a dead peer (a
         # half-open connection) in about 10 + 5 * 3 s, so it raises and the listener reconnects.
-        keepalives = (
+        keepalives: dict[str, Any] = (
             {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5,
              "keepalives_count": 3}
             if role == "listener"
