@@ -462,8 +462,9 @@ ack_discipline = Exercise(
         "the retry or dead-letter queue with a confirmed publish. Every crash before the ack "
         "means RabbitMQ delivers the message again (at least once, so handlers must be "
         "idempotent); every crash after it means the work is done or safely elsewhere. An ack "
-        "in `finally` also runs while the process is dying, which loses the message. This "
-        "is what RabbitMQBus does for each message."
+        "in `finally` also runs while the process is dying, which loses the message; and an "
+        "ack after a copy the broker did not confirm loses it too, so that error must go up "
+        "with no ack. This is what RabbitMQBus does for each message."
     ),
 )
 
@@ -610,7 +611,8 @@ claim_rows = Exercise(
     ],
     explanation=(
         "FOR UPDATE SKIP LOCKED lets two relays share one outbox table without waiting for "
-        "each other and without publishing a row twice, but on its own it is row by row. "
+        "each other and without both publishing one row at the same time (after a crash a "
+        "row may still go out again: at least once), but on its own it is row by row. "
         "Per-stream order needs one more rule: a stream belongs to whoever holds its oldest "
         "pending row. eda_kit's PostgresRelay does exactly this: it claims rows with SKIP LOCKED "
         "in position order, holds back (without counting them) the rows of a stream another "
