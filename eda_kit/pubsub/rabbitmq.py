@@ -127,6 +127,9 @@ class Confirmed:
     exchange: str
 
 
+#: The queue types ``RabbitMQBus(queue_type=...)`` declares.
+QUEUE_TYPES = ("classic", "quorum")
+
 #: The kit's own message headers. Not ``x-`` names: RabbitMQ reserves those for itself.
 _KIT_HEADERS = ("eda-attempt", "eda-error", "eda-subscriber")
 
@@ -239,6 +242,10 @@ class RabbitMQBus:
       courses, or test runs, share one broker without meeting).
     - ``prefetch``: how many unacknowledged messages each consumer may hold at a time.
     - ``backoff_base`` / ``backoff_max``: seconds before retry 1, doubled each retry, capped.
+    - ``queue_type``: ``"classic"`` (the default: durable queues on one broker, all a single
+      node needs) or ``"quorum"`` (replicated over the cluster's nodes, what production
+      clusters use; RabbitMQ 3.10 or later, for the retry queues' TTL and at-least-once
+      dead-lettering). A queue's type is fixed when it is first declared.
     - ``tracer``: records "sent" on publish and each delivery step in this process.
 
     Every method is synchronous (the bus runs its own event loop in a background thread);
@@ -254,6 +261,7 @@ class RabbitMQBus:
         prefetch: int = 10,
         backoff_base: float = 1.0,
         backoff_max: float = 60.0,
+        queue_type: str = "classic",
         tracer: Tracer | None = None,
         timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
@@ -278,7 +286,10 @@ class RabbitMQBus:
         ):
             if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
                 raise InvalidValue(f"{label} must be a number of seconds > 0, not {value!r}")
+        if queue_type not in QUEUE_TYPES:
+            raise InvalidValue(f"queue_type must be one of {QUEUE_TYPES}, not {queue_type!r}")
         self._aio_pika = aio_pika
+        self.queue_type = queue_type
         self.url = url
         self.prefix = prefix
         self.exchange_name = f"{prefix}.events"
@@ -393,22 +404,36 @@ class RabbitMQBus:
     ) -> Any:
         aio_pika = self._aio_pika
         queue_name = self.queue_name(name)
+        kind: dict[str, Any] = {}
+        dead_lettering: dict[str, Any] = {}
+        if self.queue_type == "quorum":
+            kind = {"x-queue-type": "quorum"}
+            # A quorum queue dead-letters at most once unless told otherwise (and at least once
+            # needs reject-publish on overflow): a retry's copy must not be lost on its way.
+            dead_lettering = {
+                "x-dead-letter-strategy": "at-least-once",
+                "x-overflow": "reject-publish",
+            }
         try:
             queue = await channel.declare_queue(
                 queue_name,
                 durable=True,
                 arguments={
+                    **kind,
+                    **dead_lettering,
                     "x-dead-letter-exchange": self.dead_exchange_name,
                     "x-dead-letter-routing-key": queue_name,
                 },
             )
-            dead = await channel.declare_queue(f"{queue_name}.dead", durable=True)
+            dead = await channel.declare_queue(f"{queue_name}.dead", durable=True, arguments=kind)
             await dead.bind(self.dead_exchange_name, routing_key=queue_name)
             for retry in range(1, max_attempts):
                 await channel.declare_queue(
                     f"{queue_name}.retry.{retry}",
                     durable=True,
                     arguments={
+                        **kind,
+                        **dead_lettering,
                         "x-message-ttl": round(self.backoff_delay(retry) * 1000),
                         "x-dead-letter-exchange": "",  # the default exchange: straight back to
                         "x-dead-letter-routing-key": queue_name,  # the subscriber's own queue
@@ -417,7 +442,8 @@ class RabbitMQBus:
         except aio_pika.exceptions.ChannelPreconditionFailed as error:
             raise QueueMismatch(
                 f"the queues of {queue_name!r} already exist with other settings (another "
-                f"backoff): {describe_error(error)}; remove them first with bus.remove({name!r})"
+                f"backoff or queue type): {describe_error(error)}; remove them first with "
+                f"bus.remove({name!r})"
             ) from error
         if pattern is not None:
             await queue.bind(self.exchange_name, routing_key=pattern)

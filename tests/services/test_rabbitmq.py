@@ -18,7 +18,7 @@ import time
 import pytest
 
 from eda_kit import Event, EventBus
-from eda_kit.errors import BrokerUnavailable, QueueMismatch, Unroutable
+from eda_kit.errors import BrokerUnavailable, InvalidValue, QueueMismatch, Unroutable
 from eda_kit.pubsub.rabbitmq import RabbitMQBus
 from tests.services.support import unique_name
 
@@ -179,6 +179,36 @@ def test_a_failing_handler_is_retried_with_backoff_then_dead_lettered(make_bus):
     assert gaps[0] >= 0.04 and gaps[1] >= 0.09  # the TTLs held the retries back
     assert bus.dead_letters("inventory") == [letter]  # reading leaves them there
     assert bus.queue_depth("inventory") == 0
+
+
+def test_quorum_queues_retry_and_dead_letter_as_classic_ones_do(make_bus):
+    """queue_type="quorum": the production cluster's queue type, with the same retries, dead
+    letters and acks (the retry queues dead-letter at least once)."""
+    bus = make_bus(queue_type="quorum")
+    attempts = []
+
+    def reserve(event):
+        attempts.append(event.id)
+        raise ValueError("no stock")
+
+    bus.subscribe("order.created", reserve, name="inventory", max_attempts=2)
+    seen = []
+    bus.subscribe("order.created", seen.append, name="email")
+    event = Event("order.created", {"order_id": "Q1"})
+    bus.publish(event)
+    wait_for(lambda: bus.dead_letters("inventory"), what="a dead letter")
+    (letter,) = bus.dead_letters("inventory")
+    assert (letter.event, letter.error, letter.attempts) == (event, "ValueError: no stock", 2)
+    assert attempts == [event.id, event.id]
+    wait_for(lambda: seen == [event], what="the email delivery")
+    classic = make_bus()
+    with pytest.raises(QueueMismatch, match="queue type"):  # its type is fixed once declared
+        classic.subscribe("order.created", seen.append, name="email")
+
+
+def test_an_unknown_queue_type_is_refused(amqp_url):
+    with pytest.raises(InvalidValue, match="queue_type"):
+        RabbitMQBus(amqp_url, queue_type="stream")
 
 
 def test_a_handler_that_recovers_on_a_retry_is_delivered_once_more_only(make_bus):
