@@ -627,7 +627,7 @@ class ReplayPlayer:
         display(self)
 
     def _filter_options(self) -> list[tuple[str, Any]]:
-        options: list[tuple[str, Any]] = [("all events", None)]
+        options: list[tuple[str, Any]] = [("all events", _ALL)]
         seen: dict[tuple[str, str], None] = {}
         for event in self._events:
             for facet in facets(event):
@@ -673,7 +673,7 @@ class ReplayPlayer:
         options = self._filter_options()
         show = w.Dropdown(
             options=options,
-            value=None,
+            value=_ALL,
             description="show",
             tooltip="step and back stop only at these events",
             layout=w.Layout(width="260px"),
@@ -707,7 +707,7 @@ class ReplayPlayer:
 
         def on_show(change: dict[str, Any]) -> None:
             chosen = change["new"]
-            self.only(**({} if chosen is None else {chosen[0]: chosen[1]}))
+            self.only(**({} if chosen == _ALL else {chosen[0]: chosen[1]}))
 
         speed.observe(on_speed, "value")
         slider.observe(on_slider, "value")
@@ -783,6 +783,7 @@ class ReplayPlayer:
 
 
 _UNKNOWN = object()
+_ALL = "all"  # the "show" menu's value for "all events" (None would show as no choice)
 
 
 def render_flow_png(graph: Any, highlight: Any = None, dpi: int = 80) -> bytes:

@@ -25,10 +25,6 @@ from pathlib import Path
 import pytest
 from notebook_page import ARTIFACTS, NotebookRun, Player, player_count, wait_until
 
-#: Players whose picture is still to be wired in by the notebook's owner (xfail until then).
-AWAITING_PICTURE = {
-}
-
 
 def positions_to_visit(maximum: int) -> list[int]:
     """The first event, the middle one and the last one (fewer when there are fewer events)."""
@@ -75,8 +71,6 @@ def check_picture(player: Player, where: str) -> None:
         player.wait_for(lambda s, p=position: s["position"] == p and names(s["caption"], p), 30)
         seen[position] = player.settle()
         shoot(player, position)
-    if not first["hasGraphView"] and player.run.stem in AWAITING_PICTURE:
-        pytest.xfail(AWAITING_PICTURE[player.run.stem])
     for position, here in seen.items():
         assert here["position"] == position, f"{where}: the slider did not reach {position}"
         assert here["hasGraphView"], f"{where}: no picture beside the state"
