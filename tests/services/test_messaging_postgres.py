@@ -193,6 +193,44 @@ def test_rows_held_back_behind_another_relay_do_not_use_up_the_batch(pg):
         second.close()
 
 
+def test_the_relays_claim_is_notebook_08s_exercise_3_rule(pg):
+    """Notebook 08 says PostgresRelay claims exactly as exercise 3's reference does: on the
+    exercise's own generated inputs (another relay holding some streams' oldest rows, in an
+    open transaction), the relay's claim publishes the rows the reference picks."""
+    import psycopg
+
+    from eda_kit.exercises.postgres_and_rabbitmq import claim, claim_rows
+
+    store = pg.store()
+    relay = PostgresRelay(store, _Nowhere(), name="rule")
+    queue = f'"{store.schema}".eda_relay_queue'
+    with psycopg.connect(pg.url, autocommit=True) as other:
+        for pending, locked, limit in claim_rows.generated_inputs(40, seed=8):
+            other.execute(f"DELETE FROM {queue}")
+            for position, stream in pending:
+                other.execute(f"INSERT INTO {queue} VALUES ('rule', %s, %s)", (position, stream))
+            other.execute("BEGIN")
+            other.execute(
+                f"SELECT 1 FROM {queue} WHERE relay = 'rule' AND position = ANY(%s) FOR UPDATE",
+                (list(locked),),
+            )
+            relay.batch_size = limit
+            try:
+                with relay._conn.transaction():
+                    ready, _ = relay._claim(limit)
+                    raise _Undo
+            except _Undo:
+                pass
+            other.execute("ROLLBACK")
+            expected = [position for position, _ in claim(pending, set(locked), limit)]
+            assert ready == expected, (pending, locked, limit)
+    relay.close()
+
+
+class _Undo(Exception):
+    """Leaves a claim's transaction without committing anything."""
+
+
 def test_relays_of_different_names_each_get_every_event(pg):
     store = pg.store()
     store.append("s", [Event("A"), Event("B")])
