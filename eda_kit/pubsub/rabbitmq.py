@@ -31,11 +31,12 @@ What it builds in RabbitMQ (``prefix`` defaults to ``"eda"``)::
 4. *Retries with backoff*: a handler that raises gets its message republished to the retry
    queue for that attempt, whose TTL holds it back; when it expires RabbitMQ dead-letters it
    back into the subscriber's queue. The attempt number travels in the kit's own ``eda-attempt``
-   header, which every RabbitMQ version passes through untouched. RabbitMQ's own ``x-death``
+   header, a plain application header the broker leaves alone. RabbitMQ's own ``x-death``
    header records the trips through the retry queues too, but only on RabbitMQ 3.x is it a
    full history: a copy republished with the ``x-death`` it received has it merged by 3.x
-   brokers, while 4.x no longer interprets ``x-`` headers a client sets ("x-headers belong to
-   the broker": rabbitmq-server #10709, #11339), so there it lists only the last trip.
+   brokers (3.13.0 to 3.13.2 excepted), while 4.x no longer interprets ``x-`` headers a
+   client sets ("x-headers belong to the broker": rabbitmq-server #10709, #11339), so there
+   it lists only the last trip.
    Attempts are therefore never counted from ``x-death``.
 5. *Dead letters*: after ``max_attempts``, the message goes through the dead-letter exchange
    to ``<queue>.dead`` with headers naming the subscriber, the error and the attempt count,
