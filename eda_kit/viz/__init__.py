@@ -40,6 +40,8 @@ _EXPORTS = {
     "node_id": "flow",
     "find_node": "flow",
     "edge_for": "flow",
+    "service_graph": "flow",
+    "find_overlaps": "overlaps",
     "timeline": "timeline",
     "plot_state": "state",
     "draw_saga": "saga",
@@ -57,6 +59,8 @@ __getattr__, __dir__ = lazy_exports(
     globals(),
     submodules=(
         "flow",
+        "layered",
+        "overlaps",
         "timeline",
         "state",
         "saga",

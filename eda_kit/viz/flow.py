@@ -33,6 +33,7 @@ dead-letter edges: which events were parked) and ``first_seq`` / ``last_seq``.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any
 
 import networkx as nx
@@ -40,6 +41,7 @@ import networkx as nx
 from ..errors import InvalidType, InvalidValue, NodeNotFound
 from ..trace import Tracer, TraceRecord
 from . import theme
+from .layered import Plan
 
 __all__ = [
     "flow_graph",
@@ -128,6 +130,7 @@ def flow_graph(trace: Tracer | Iterable[TraceRecord]) -> nx.DiGraph:
                 outcomes={},
                 via=[],
                 events={},
+                by_source={},
                 first_seq=seq,
                 last_seq=seq,
             )
@@ -147,6 +150,10 @@ def flow_graph(trace: Tracer | Iterable[TraceRecord]) -> nx.DiGraph:
         else:
             data = add_edge(event, add_node("consumer", record.target, seq), seq)
         data["last_seq"] = seq
+        if record.target is not None and record.outcome != "dead_lettered":
+            senders = data["by_source"].setdefault(record.source, {})
+            if record.outcome != "dispatched":
+                senders[record.outcome] = senders.get(record.outcome, 0) + 1
         if record.outcome == "dispatched":
             continue  # handed over, still running: its outcome is a later step
         data["count"] += 1
@@ -218,93 +225,6 @@ def _with_defaults(graph: nx.DiGraph) -> nx.DiGraph:
     return filled
 
 
-#: Layout measures, in inches at the default figure size (boxes are sized by their text).
-_COLUMN_GAP = 1.4
-_ROW_GAP = 0.34
-_MARGIN = 0.25
-_HEADER = 0.4
-_FOOTER = 0.4
-
-
-def _box_size(label: str) -> tuple[float, float]:
-    """Width and height (inches) of a node's box, estimated from its wrapped label."""
-    lines = theme.wrap_label(label).split("\n")
-    pad = 2 * 0.45 * theme.FONT_SIZE / 72
-    width = max(len(line) for line in lines) * 0.6 * theme.FONT_SIZE / 72 + pad
-    return width, len(lines) * 1.25 * theme.FONT_SIZE / 72 + pad
-
-
-def _pack(desired: list[float], pitch: float) -> list[float]:
-    """Rows as close as possible to ``desired`` (top to bottom), at least ``pitch`` apart."""
-    placed: list[float] = []
-    for y in desired:
-        placed.append(min(y, placed[-1] - pitch) if placed else y)
-    shift = (sum(desired) - sum(placed)) / len(placed) if placed else 0.0
-    return [y + shift for y in placed]
-
-
-def flow_layout(graph: nx.DiGraph) -> dict[str, tuple[float, float]]:
-    """Positions (in inches) for the layered drawing: one column per kind, one row per node.
-
-    Deterministic, with no randomness at all: events are grouped by their first producer and
-    kept in the order they first happened; producers, consumers and dead letters sit level
-    with the neighbours they connect to, which keeps arrows short and crossings few.
-    """
-    data = graph.nodes
-    kinds = [k for k in theme.KINDS if any(d["kind"] == k for _, d in data(data=True))]
-    column = {k: [n for n, d in data(data=True) if d["kind"] == k] for k in kinds}
-    sizes = {n: _box_size(str(d["label"])) for n, d in data(data=True)}
-    pitch = max((h for _, h in sizes.values()), default=0.0) + _ROW_GAP
-    rows: dict[str, float] = {}
-
-    def first_producer_seq(event: str) -> int:
-        producers = [data[p]["first_seq"] for p in graph.predecessors(event)]
-        return min(producers, default=data[event]["first_seq"])
-
-    def stack(kind: str) -> None:  # evenly, centred on 0, in the current order
-        nodes = column[kind]
-        for i, node in enumerate(nodes):
-            rows[node] = ((len(nodes) - 1) / 2 - i) * pitch
-
-    def level_with(kind: str, neighbours: Any) -> None:
-        def desired(node: str) -> float:
-            ys = [rows[m] for m in neighbours(node) if m in rows]
-            return sum(ys) / len(ys) if ys else 0.0
-
-        nodes = sorted(column[kind], key=lambda n: (-desired(n), data[n]["first_seq"]))
-        column[kind] = nodes
-        rows.update(zip(nodes, _pack([desired(n) for n in nodes], pitch), strict=True))
-
-    if "event" in column:
-        column["event"].sort(key=lambda n: (first_producer_seq(n), data[n]["first_seq"]))
-        stack("event")
-    if "producer" in column:
-        level_with("producer", graph.successors)
-    if "consumer" in column:
-        level_with("consumer", graph.predecessors)
-    if "dead_letter" in column:
-        level_with("dead_letter", graph.predecessors)
-
-    x: dict[str, float] = {}
-    right = 0.0
-    for kind in kinds:
-        half = max(sizes[n][0] for n in column[kind]) / 2
-        x[kind] = right + half if x else 0.0
-        right = x[kind] + half + _COLUMN_GAP
-    return {n: (x[data[n]["kind"]], rows[n]) for n in graph.nodes}
-
-
-def flow_figsize(graph: Any, *, ghost: Any = None) -> tuple[float, float]:
-    """The natural figure size (inches) of ``draw_flow(graph, ghost=ghost)``: text at its size.
-
-    With a ``ghost``, the size of the whole picture, ghosts included: the same for every
-    prefix of a trace, so a replay's picture keeps its size as the cursor moves.
-    """
-    whole = with_ghost(as_graph(graph), None if ghost is None else as_graph(ghost))
-    left, right, bottom, top = _extent(whole, flow_layout(whole))
-    return theme.round_size(right - left, top - bottom)
-
-
 def with_ghost(graph: nx.DiGraph, ghost: nx.DiGraph | None) -> nx.DiGraph:
     """``graph`` plus every node and edge of ``ghost`` it lacks, those marked ``ghost=True``.
 
@@ -328,38 +248,6 @@ def with_ghost(graph: nx.DiGraph, ghost: nx.DiGraph | None) -> nx.DiGraph:
     for u, v, data in graph.edges(data=True):
         whole.add_edge(u, v, **data, ghost=False)
     return whole
-
-
-def _extent(graph: nx.DiGraph, pos: dict[str, tuple[float, float]]) -> tuple[float, ...]:
-    """left, right, bottom, top of the drawing (inches), margins included."""
-    if not pos:
-        return -1.5, 1.5, -0.8, 0.8
-    half_w = {n: _box_size(str(graph.nodes[n]["label"]))[0] / 2 for n in pos}
-    half_h = {n: _box_size(str(graph.nodes[n]["label"]))[1] / 2 for n in pos}
-    return (
-        min(x - half_w[n] for n, (x, _) in pos.items()) - _MARGIN,
-        max(x + half_w[n] for n, (x, _) in pos.items()) + _MARGIN,
-        min(y - half_h[n] for n, (_, y) in pos.items()) - _FOOTER,
-        max(y + half_h[n] for n, (_, y) in pos.items()) + _HEADER,
-    )
-
-
-def _edge_label(data: dict[str, Any]) -> str:
-    """ "×3" when all went well; "2 ok, 1 failed" when not."""
-    quiet = sum(data["outcomes"].get(o, 0) for o in _QUIET)
-    problems = [
-        f"{data['outcomes'][o]} {word}"
-        for o, word in _PROBLEM_WORDS.items()
-        if data["outcomes"].get(o)
-    ]
-    problems += [
-        f"{n} {o}"
-        for o, n in data["outcomes"].items()  # a component's own words
-        if o not in _QUIET and o not in _PROBLEM_WORDS
-    ]
-    if not problems:
-        return f"×{quiet}" if quiet else ""
-    return ", ".join([f"{quiet} ok"] * bool(quiet) + problems)
 
 
 def _only_skipped(graph: nx.DiGraph, node: str) -> bool:
@@ -395,6 +283,373 @@ def resolve_highlight(graph: nx.DiGraph, highlight: Any) -> tuple[set[str], set[
     )
 
 
+# -- the service view ------------------------------------------------------------------------
+
+VIEWS = ("auto", "topics", "services")
+
+
+def choose_view(graph: nx.DiGraph, view: str = "auto") -> str:
+    """``"services"`` when someone both receives and sends (so would be drawn twice), else
+    ``"topics"``; or the view asked for."""
+    if view not in VIEWS:
+        raise InvalidValue(f"view must be one of {list(VIEWS)}, not {view!r}")
+    if view != "auto":
+        return view
+    senders = {d["label"] for _, d in graph.nodes(data=True) if d["kind"] == "producer"}
+    receivers = {
+        d["label"] for _, d in graph.nodes(data=True) if d["kind"] in ("consumer", "dead_letter")
+    }
+    return "services" if senders & receivers else "topics"
+
+
+def _service(label: str) -> str:
+    return node_id("dead_letter", label) if label == DEAD_LETTERS else f"service:{label}"
+
+
+def service_graph(graph: nx.DiGraph, shape: nx.DiGraph | None = None) -> nx.DiGraph:
+    """The service view of a flow graph: each participant once, events as labelled edges.
+
+    Nodes: ``"service:<name>"`` (kind ``"service"``) for everyone who sends or receives, the
+    dead-letter node, and an ``"event:<type>"`` node for each event nobody received (it went
+    nowhere). Edges: sender -> receiver, with ``events`` = {event type: {outcome: count}} and
+    the same ``count`` / ``outcomes`` / ``first_seq`` as the flow graph's edges.
+
+    ``shape``: the service view of the whole trace, when ``graph`` is its first steps. An event
+    sent but not delivered yet then goes along the arrows it takes in the whole picture,
+    rather than to an event box that would vanish once it is delivered.
+    """
+    graph = _with_defaults(graph)
+    view = nx.DiGraph()
+
+    def add_node(nid: str, kind: str, label: str, data: dict[str, Any]) -> None:
+        if nid not in view:
+            view.add_node(nid, kind=kind, label=label, first_seq=data["first_seq"])
+        else:
+            view.nodes[nid]["first_seq"] = min(view.nodes[nid]["first_seq"], data["first_seq"])
+
+    def add(u: str, v: str, event: str, outcomes: dict[str, int], data: dict[str, Any]) -> None:
+        if not view.has_edge(u, v):
+            view.add_edge(
+                u, v, events={}, outcomes={}, count=0, via=[], first_seq=data.get("first_seq", 0)
+            )
+        edge = view.edges[u, v]
+        edge["first_seq"] = min(edge["first_seq"], data.get("first_seq", 0))
+        per_event = edge["events"].setdefault(event, {})
+        for outcome, n in outcomes.items():
+            per_event[outcome] = per_event.get(outcome, 0) + n
+            edge["outcomes"][outcome] = edge["outcomes"].get(outcome, 0) + n
+        edge["count"] += sum(n for o, n in outcomes.items() if o not in ("sent",))
+        edge["via"] = sorted({*edge["via"], *data.get("via", [])})
+
+    for _node, data in sorted(graph.nodes(data=True), key=lambda item: item[1]["first_seq"]):
+        if data["kind"] == "event":
+            continue
+        kind = "dead_letter" if data["label"] == DEAD_LETTERS else "service"
+        add_node(_service(str(data["label"])), kind, str(data["label"]), data)
+    for event, data in graph.nodes(data=True):
+        if data["kind"] != "event":
+            continue
+        label = str(data["label"])
+        producers = list(graph.predecessors(event))
+        consumers = list(graph.successors(event))
+        if not consumers:  # it went nowhere (yet): draw where it went
+            for p in producers:
+                edge = graph.edges[p, event]
+                sender = _service(graph.nodes[p]["label"])
+                later: list[str] = []
+                if shape is not None and sender in shape:
+                    later = [
+                        v
+                        for _, v, d in shape.out_edges(sender, data=True)
+                        if label in d["events"] and v != event
+                    ]
+                    for target in later:
+                        if target not in view:
+                            whole = shape.nodes[target]
+                            add_node(target, whole["kind"], whole["label"], data)
+                if not later:
+                    add_node(event, "event", label, data)
+                for target in later or [event]:
+                    add(sender, target, label, edge["outcomes"], edge)
+            continue
+        deliverers: dict[str, None] = {}  # who handed the event to its consumers
+        for c in consumers:
+            edge = graph.edges[event, c]
+            by_source = (
+                edge["by_source"]
+                if "by_source" in edge
+                else {  # hand-built graph
+                    graph.nodes[p]["label"]: edge["outcomes"] for p in producers[:1]
+                }
+            )
+            target = _service(graph.nodes[c]["label"])
+            for source, outcomes in by_source.items():
+                deliverers.setdefault(source, None)
+                add(_service(source), target, label, outcomes, edge)
+        for p in producers:  # a sender whose events someone else delivered (a store, a relay)
+            sender = str(graph.nodes[p]["label"])
+            if deliverers and sender not in deliverers:
+                edge = graph.edges[p, event]
+                for deliverer in deliverers:
+                    add(_service(sender), _service(deliverer), label, edge["outcomes"], edge)
+    for u, v, data in graph.edges(data=True):
+        if graph.nodes[v]["kind"] == "dead_letter":
+            source = _service(graph.nodes[u]["label"])
+            for event, n in (data.get("events") or {"?": data.get("count", 1)}).items():
+                add(source, _service(DEAD_LETTERS), event, {"dead_lettered": n}, data)
+    return view
+
+
+def _service_marks(
+    graph: nx.DiGraph, view: nx.DiGraph, nodes: set[str], edges: set[tuple]
+) -> tuple[set[str], set[tuple]]:
+    """Translate highlighted nodes and edges of the flow graph into the service view."""
+    out_nodes: set[str] = set()
+    out_edges: set[tuple] = set()
+    for node in nodes:
+        data = graph.nodes[node]
+        if data["kind"] == "event":
+            out_nodes.add(node) if node in view else None
+        else:
+            out_nodes.add(_service(str(data["label"])))
+    for u, v in edges:
+        ku, kv = graph.nodes[u]["kind"], graph.nodes[v]["kind"]
+        event = graph.nodes[v if ku == "producer" else u]["label"]
+        for a, b, data in view.edges(data=True):
+            if kv == "dead_letter":
+                hit = a == _service(graph.nodes[u]["label"]) and view.nodes[b]["kind"] == kv
+            elif ku == "producer":
+                hit = a == _service(graph.nodes[u]["label"]) and event in data["events"]
+            else:
+                hit = b == _service(graph.nodes[v]["label"]) and event in data["events"]
+            if hit:
+                out_edges.add((a, b))
+                out_nodes.update((a, b))
+    return out_nodes, out_edges
+
+
+# -- labels and looks ----------------------------------------------------------------------
+
+
+def _counts_words(outcomes: dict[str, int]) -> str:
+    """ "" when all went well once; "×3" when three went well; "2 ok, 1 failed" when not."""
+    quiet = sum(outcomes.get(o, 0) for o in _QUIET)
+    problems = [f"{outcomes[o]} {word}" for o, word in _PROBLEM_WORDS.items() if outcomes.get(o)]
+    problems += [
+        f"{n} {o}"
+        for o, n in outcomes.items()  # a component's own words
+        if n and o not in _QUIET and o not in _PROBLEM_WORDS and o != "dispatched"
+    ]
+    if not problems:
+        return f"×{quiet}" if quiet > 1 else ""
+    return ", ".join([f"{quiet} ok"] * bool(quiet) + problems)
+
+
+def _edge_label(data: dict[str, Any], view: str, via: list[str]) -> str:
+    if view == "services" and "events" in data and data["events"]:
+        lines = []
+        for event, outcomes in data["events"].items():
+            words = _counts_words(outcomes)
+            lines.append(
+                f"{event} {words}"
+                if words.startswith("×")
+                else f"{event}: {words}"
+                if words
+                else event
+            )
+        text = "\n".join(lines)
+    else:
+        text = _counts_words(data.get("outcomes", {}))
+    if via and text:
+        text += f" via {', '.join(via)}"
+    return text
+
+
+def edge_style(outcomes: dict[str, int]) -> tuple[str, str, str | None]:
+    """(colour, line style, legend words) of an edge, from how its deliveries ended.
+
+    A delivery that was retried and then got through is orange; one that failed for good (more
+    failures than retries) or was dead-lettered is red and dashed; nobody listening is dotted
+    grey; a listener that never ran (skipped) is faint.
+    """
+    n = {o: outcomes.get(o, 0) for o in (*EDGE_OUTCOMES, "compensated")}
+    if n["dead_lettered"] or n["failed"] > n["retried"]:
+        return (*theme.style_of("failed"), "failed / dead-lettered")
+    if n["retried"]:
+        return (*theme.style_of("retried"), "retried, then delivered")
+    if n["compensated"]:
+        return (*theme.style_of("compensated"), "compensated")
+    if n["unhandled"] and not any(n[o] for o in ("delivered", "sent")):
+        return (*theme.style_of("unhandled"), "nobody listening")
+    if n["skipped"] and not any(n[o] for o in ("delivered", "sent", "failed")):
+        return (*theme.style_of("skipped"), "skipped (an earlier listener raised)")
+    return (*theme.DEFAULT_STYLE, None)
+
+
+#: Measures of the picture, in inches.
+_MARGIN = 0.2
+_HEADER = 0.35  # room for the column headings (topic view)
+_TITLE = 0.38
+_LEGEND = 0.36
+
+
+def _box_size(label: str) -> tuple[float, float]:
+    """Width and height (inches) of a node's box, from its wrapped label at its true size."""
+    from .layered import PAD, text_size
+
+    width, height = text_size(theme.wrap_label(label), theme.FONT_SIZE)
+    return width + 2 * PAD, height + 2 * PAD
+
+
+def _label_size(text: str) -> tuple[float, float]:
+    from .layered import LABEL_PAD, text_size
+
+    width, height = text_size(text, theme.SMALL_FONT)
+    return width + 2 * LABEL_PAD, height + 2 * LABEL_PAD
+
+
+class _Picture:
+    """Everything draw_flow needs: the graph drawn, its view, the plan, labels and styles."""
+
+    def __init__(
+        self, drawn: nx.DiGraph, ghost: nx.DiGraph | None, view: str, show_via: bool
+    ) -> None:
+        from .layered import place_labels, plan_layers
+
+        whole_flow = with_ghost(drawn, ghost)
+        self.view = choose_view(whole_flow, view)
+        if self.view == "services":
+            shape = None if ghost is None else service_graph(ghost)
+            self.graph = with_ghost(service_graph(drawn, shape), shape)
+        else:
+            self.graph = whole_flow
+        g = self.graph
+        self.nodes = sorted(g.nodes, key=lambda n: g.nodes[n]["first_seq"])
+        self.edges = sorted(g.edges, key=lambda e: (g.edges[e].get("first_seq", 0), e))
+        self.label_text = {}
+        for u, v in self.edges:
+            data = g.edges[u, v]
+            if data.get("ghost"):
+                continue
+            via = [p for p in data.get("via", []) if p != g.nodes[u]["label"]] if show_via else []
+            text = _edge_label(data, self.view, via)
+            if text:
+                self.label_text[(u, v)] = text
+        sizes = {n: _box_size(str(g.nodes[n]["label"])) for n in g.nodes}
+        layer_of = None
+        if self.view == "topics":
+            kinds = theme.KINDS
+
+            def layer_of(n: Any) -> int:
+                return kinds.index(g.nodes[n]["kind"])
+
+        drawn_sizes = {e: _label_size(t) for e, t in self.label_text.items()}
+        self.frame: _Picture = self  # the picture whose size and places are kept
+        self.plan: Plan
+        if ghost is not None:  # the whole trace's picture: nothing moves as the cursor moves
+            whole = _Picture(ghost, None, self.view, show_via)
+            if set(whole.graph.nodes) == set(g.nodes) and set(whole.graph.edges) == set(g.edges):
+                self.frame = whole
+                self.plan = replace(whole.plan)
+                self.plan.labels, _ = place_labels(
+                    whole.plan.boxes,
+                    whole.plan.routes,
+                    self.edges,
+                    drawn_sizes,
+                    preferred=whole.plan.labels,
+                )
+                return
+        self.plan = plan_layers(self.nodes, self.edges, sizes, drawn_sizes, layer_of=layer_of)
+
+    def extent(self, title: str | None) -> tuple[float, float, float, float]:
+        """left, right, bottom, top (inches), margins, headings, title and legend included.
+
+        With a ghost, the extent of the whole trace's picture: the same at every step.
+        """
+        frame = self.frame
+        plan = frame.plan
+        if not frame.nodes:
+            return -1.5, 1.5, -0.8, 0.8
+        legend = frame is not self or bool(frame.legend_entries(marked=False))
+        top = plan.top + _MARGIN + (_HEADER if frame.view == "topics" else 0.0)
+        top += _TITLE if title else 0.0
+        bottom = plan.bottom - _MARGIN - (_LEGEND if legend else 0.0)
+        left, right = plan.left - _MARGIN, plan.right + _MARGIN
+        wanted = max(frame.legend_width(), _title_width(title))
+        if right - left < wanted:
+            grow = (wanted - (right - left)) / 2
+            left, right = left - grow, right + grow
+        return left, right, bottom, top
+
+    def legend_entries(
+        self, marked: bool, marked_edges: set[tuple] | None = None
+    ) -> list[tuple[str, str, str]]:
+        seen: dict[str, tuple[str, str, str]] = {}
+        for u, v in self.edges:
+            data = self.graph.edges[u, v]
+            if data.get("ghost") or (u, v) in (marked_edges or set()):
+                continue  # drawn faint, or blue: their colour is not on the page
+            color, style, words = edge_style(data.get("outcomes", {}))
+            if words and words not in seen:
+                seen[words] = (color, style, words)
+        entries = sorted(seen.values(), key=lambda e: _LEGEND_ORDER.index(e[2]))
+        if any(self.graph.nodes[n].get("ghost") for n in self.nodes) or any(
+            self.graph.edges[e].get("ghost") for e in self.edges
+        ):
+            entries.append((theme.GHOST_EDGE, "dotted", "not yet"))
+        if marked:
+            entries.append((theme.HIGHLIGHT, "solid", "highlighted"))
+        return entries
+
+    def legend_width(self) -> float:
+        """The widest the legend can be: every colour used, "not yet" and "highlighted"."""
+        from .layered import text_size
+
+        words = {w for *_, w in self.legend_entries(marked=True)} | {"not yet", "highlighted"}
+        em = theme.SMALL_FONT / 72
+        return sum(text_size(w, theme.SMALL_FONT)[0] + 4.2 * em for w in words) + 0.2
+
+
+_LEGEND_ORDER = [
+    "failed / dead-lettered",
+    "retried, then delivered",
+    "compensated",
+    "nobody listening",
+    "skipped (an earlier listener raised)",
+]
+
+
+def _title_width(title: str | None) -> float:
+    if not title:
+        return 0.0
+    from .layered import text_size
+
+    return text_size(title, theme.FONT_SIZE + 1, bold=True)[0] + 0.3
+
+
+def flow_layout(graph: Any, *, ghost: Any = None, view: str = "auto") -> dict[str, tuple]:
+    """Positions (in inches) of the boxes of ``draw_flow(graph, ghost=..., view=...)``.
+
+    Keyed by the node ids of the view drawn: the flow graph's own ids in the topic view,
+    ``"service:<name>"`` in the service view. Deterministic: same graph, same positions.
+    """
+    picture = _Picture(as_graph(graph), None if ghost is None else as_graph(ghost), view, False)
+    return {str(n): (b.x, b.y) for n, b in picture.plan.boxes.items()}
+
+
+def flow_figsize(
+    graph: Any, *, ghost: Any = None, title: str | None = None, view: str = "auto"
+) -> tuple[float, float]:
+    """The natural figure size (inches) of ``draw_flow(graph, ghost=ghost)``: text at its size.
+
+    With a ``ghost``, the size of the whole picture, ghosts included: the same for every
+    prefix of a trace, so a replay's picture keeps its size as the cursor moves.
+    """
+    picture = _Picture(as_graph(graph), None if ghost is None else as_graph(ghost), view, False)
+    left, right, bottom, top = picture.extent(title)
+    return theme.round_size(right - left, top - bottom)
+
+
 def draw_flow(
     graph_or_trace: Any,
     ax: Any = None,
@@ -403,35 +658,48 @@ def draw_flow(
     title: str | None = None,
     show_via: bool = False,
     ghost: Any = None,
+    view: str = "auto",
 ) -> Any:
-    """Draw a flow graph (or a trace) in layered columns and return the matplotlib Axes.
+    """Draw a flow graph (or a trace) in layers, left to right, and return the matplotlib Axes.
 
-    - ``ax``: draw there; when ``None``, a new figure at the graph's natural size
+    - ``view``: ``"topics"`` draws producers -> events -> consumers -> dead letters, one
+      column each; ``"services"`` draws each participant once, with the events as labelled
+      arrows between them (choreography: who reacts to whom). ``"auto"`` (default) picks the
+      service view when someone both receives and sends, who would otherwise be drawn twice.
+    - ``ax``: draw there; when ``None``, a new figure at the picture's natural size
       (:func:`flow_figsize`), shown once inline in a notebook.
     - ``highlight``: a node (id such as ``"consumer:EmailService"``, or its label), an edge
       ``(u, v)`` or a ``TraceRecord`` (its edge): drawn thick and blue.
-    - Arrows: grey = fine; red dashed = failed or dead-lettered; orange = retried;
-      dotted grey = nobody listened. Labels count the steps: ``×3``, ``2 ok, 1 failed``.
+    - Arrows: grey = fine; red dashed = failed for good or dead-lettered; orange = retried,
+      then delivered; dotted grey = nobody listened; faint dashed, to a faint box = a listener
+      that never ran because an earlier one raised. Labels say what went wrong (``2 ok,
+      1 failed``) and count repeats (``×3``); a single delivery that went well has no label.
+      The legend lists exactly the colours used.
     - ``show_via``: also name the subscription pattern that routed a delivery, when it is not
       the event's own name (``×2 via order.*``): how topic wildcards matched.
     - ``ghost``: a bigger flow graph (or trace), usually the whole trace while ``graph`` is
       its first k steps: what ``graph`` lacks of it is drawn faint, and the layout is that of
       the whole, so nothing moves as a replay's cursor moves (``flow_figsize(graph,
       ghost=...)`` gives the figure size, the same at every k).
+
+    The layout is layered (Sugiyama-style, see ``eda_kit.viz.layered``): few crossings, and
+    labels that never sit on a box, a line or another label.
     """
     from matplotlib.lines import Line2D
     from matplotlib.patches import FancyArrowPatch
 
+    from .layered import leave_box
+
     drawn = as_graph(graph_or_trace)
     marked_nodes, marked_edges = resolve_highlight(drawn, highlight)
-    graph = with_ghost(drawn, None if ghost is None else as_graph(ghost))
-    pos = flow_layout(graph)
-    left, right, bottom, top = _extent(graph, pos)
-    if title:
-        top += 0.35
+    ghost_graph = None if ghost is None else as_graph(ghost)
+    picture = _Picture(drawn, ghost_graph, view, show_via)
+    graph, plan = picture.graph, picture.plan
+    if picture.view == "services":
+        marked_nodes, marked_edges = _service_marks(drawn, graph, marked_nodes, marked_edges)
+    left, right, bottom, top = picture.extent(title)
     if ax is None:
-        width, height = theme.round_size(right - left, top - bottom)
-        ax = theme.new_axes((width, height), fill=True)
+        ax = theme.new_axes(theme.round_size(right - left, top - bottom), fill=True)
     ax.set_axis_off()
     ax.set_xlim(left, right)
     ax.set_ylim(bottom, top)
@@ -439,12 +707,13 @@ def draw_flow(
     if title:
         ax.text(
             (left + right) / 2,
-            top - 0.12,
+            top - 0.1,
             title,
             ha="center",
             va="top",
             fontsize=theme.FONT_SIZE + 1,
             fontweight="bold",
+            gid="flow-title",
         )
     if graph.number_of_nodes() == 0:
         ax.text(
@@ -458,35 +727,39 @@ def draw_flow(
         )
         return ax
 
-    heading_y = (
-        max(y + _box_size(str(graph.nodes[n]["label"]))[1] / 2 for n, (_, y) in pos.items()) + 0.1
-    )
-    for kind in theme.KINDS:  # column headings
-        xs = {pos[n][0] for n, d in graph.nodes(data=True) if d["kind"] == kind}
-        if xs:
-            ax.text(
-                xs.pop(),
-                heading_y,
-                theme.COLUMN_TITLE[kind],
-                ha="center",
-                va="bottom",
-                color="#777777",
-                fontsize=theme.SMALL_FONT,
-                style="italic",
-            )
+    if picture.view == "topics":  # column headings
+        heading_y = plan.top + 0.08
+        for kind in theme.KINDS:
+            xs = [plan.boxes[n].x for n in picture.nodes if graph.nodes[n]["kind"] == kind]
+            if xs:
+                ax.text(
+                    xs[0],
+                    heading_y,
+                    theme.COLUMN_TITLE[kind],
+                    ha="center",
+                    va="bottom",
+                    color="#777777",
+                    fontsize=theme.SMALL_FONT,
+                    style="italic",
+                    gid="flow-heading",
+                )
 
     boxes = {}
-    for node, data in graph.nodes(data=True):  # boxes first: arrows are clipped to them
+    for node in picture.nodes:  # boxes first: arrows are clipped to them
+        data = graph.nodes[node]
         marked = node in marked_nodes
         faint = data.get("ghost", False) or _only_skipped(graph, node)
+        box = plan.boxes[node]
         boxes[node] = ax.text(
-            *pos[node],
+            box.x,
+            box.y,
             theme.wrap_label(str(data["label"])),
             ha="center",
             va="center",
             fontsize=theme.FONT_SIZE,
             zorder=3,
             color=theme.GHOST_TEXT if faint else "black",
+            gid="flow-node",
             bbox={
                 "boxstyle": "round,pad=0.45",
                 "facecolor": theme.GHOST_FILL if faint else theme.NODE_FILL[data["kind"]],
@@ -498,85 +771,62 @@ def draw_flow(
             },
         )
 
-    used: dict[tuple[str, Any], list[str]] = {}  # (colour, matplotlib line style) -> words
-    for u, v, data in graph.edges(data=True):
+    for u, v in picture.edges:
+        data = graph.edges[u, v]
+        route = plan.routes[(u, v)]
         if data.get("ghost", False):  # still to come: a faint line, no label
-            ax.add_patch(
-                FancyArrowPatch(
-                    pos[u],
-                    pos[v],
-                    arrowstyle="-|>",
-                    mutation_scale=12,
-                    color=theme.GHOST_EDGE,
-                    linestyle="dotted",
-                    linewidth=1.0,
-                    shrinkA=2,
-                    shrinkB=2,
-                    zorder=2,
-                    patchA=boxes[u].get_bbox_patch(),
-                    patchB=boxes[v].get_bbox_patch(),
+            color, linestyle, width, zorder, scale = theme.GHOST_EDGE, "dotted", 1.0, 2, 12
+        else:
+            marked = (u, v) in marked_edges
+            color, linestyle, _words = edge_style(data.get("outcomes", {}))
+            width = 1.2 + 0.5 * min(max(data.get("count", 1), 1), 9) ** 0.5
+            zorder, scale = 4, 14
+            if marked:
+                color, linestyle, width, zorder = theme.HIGHLIGHT, "solid", 3.2, 5
+        if len(route) > 2 and u != v:  # start where the line leaves the box, not its centre
+            route = [leave_box(plan.boxes[u], route[0], route[1]), *route[1:]]
+        for a, b in zip(route[:-2], route[1:-1], strict=False):  # through the waypoints
+            ax.add_line(
+                Line2D(
+                    [a[0], b[0]],
+                    [a[1], b[1]],
+                    color=color,
+                    linestyle=linestyle,  # type: ignore[arg-type]
+                    linewidth=width,
+                    zorder=zorder,
+                    gid="flow-edge",
                 )
             )
-            continue
-        marked = (u, v) in marked_edges
-        worst = theme.worst_outcome(data["outcomes"])
-        color, linestyle = theme.style_of(worst)
-        if worst is not None and worst not in _QUIET:
-            words = used.setdefault((color, linestyle), [])
-            words.extend(
-                o.replace("_", "-")
-                for o in data["outcomes"]
-                if o not in _QUIET
-                and theme.style_of(o) == (color, linestyle)
-                and o.replace("_", "-") not in words
-            )
-        if marked:
-            color, linestyle = theme.HIGHLIGHT, "solid"
-        width = 3.2 if marked else 1.2 + 0.5 * min(data["count"], 9) ** 0.5
         ax.add_patch(
             FancyArrowPatch(
-                pos[u],
-                pos[v],
+                route[-2],
+                route[-1],
                 arrowstyle="-|>",
-                mutation_scale=14,
+                mutation_scale=scale,
                 color=color,
                 linestyle=linestyle,
                 linewidth=width,
-                shrinkA=2,
+                shrinkA=0 if len(route) > 2 else 2,
                 shrinkB=2,
-                zorder=5 if marked else 4,
-                patchA=boxes[u].get_bbox_patch(),
+                zorder=zorder,
+                patchA=None if len(route) > 2 else boxes[u].get_bbox_patch(),
                 patchB=boxes[v].get_bbox_patch(),
+                gid="flow-edge",
             )
         )
-        label = _edge_label(data)
-        via = [p for p in data["via"] if p != graph.nodes[u]["label"]]
-        if show_via and via and label:
-            label += f" via {', '.join(via)}"
-        if label:  # just above the visible part of the arrow
-            (x1, y1), (x2, y2) = pos[u], pos[v]
-            gap_start = x1 + _box_size(str(graph.nodes[u]["label"]))[0] / 2
-            gap_end = x2 - _box_size(str(graph.nodes[v]["label"]))[0] / 2
-            # a fan of arrows: stagger its labels along the arrows, so they don't stack up
-            fan = sorted(graph.successors(u), key=lambda n: -pos[n][1])
-            along = 0.5 if len(fan) == 1 else 0.22 + 0.5 * fan.index(v) / (len(fan) - 1)
-            x = gap_start + (gap_end - gap_start) * along
-            half = len(label) * 0.28 * theme.SMALL_FONT / 72  # about half the label's width
-            if gap_end - gap_start > 2 * half + 0.1:  # keep the label clear of both boxes
-                x = min(max(x, gap_start + half + 0.05), gap_end - half - 0.05)
-            else:  # a long label: centred between the boxes is the best we can do
-                x = (gap_start + gap_end) / 2
-            y = y1 + (y2 - y1) * (x - x1) / (x2 - x1) if x2 != x1 else (y1 + y2) / 2
+        spot = plan.labels.get((u, v))
+        text = picture.label_text.get((u, v))
+        if spot is not None and text and not data.get("ghost", False):
             ax.text(
-                x,
-                y + 0.05,
-                label,
+                spot.x,
+                spot.y,
+                text,
                 ha="center",
-                va="bottom",
+                va="center",
                 fontsize=theme.SMALL_FONT,
                 color=color,
                 zorder=6,
-                fontweight="bold" if marked else "normal",
+                gid="flow-label",
                 bbox={
                     "boxstyle": "round,pad=0.1",
                     "facecolor": "white",
@@ -585,24 +835,19 @@ def draw_flow(
                 },
             )
 
-    legend = [
-        Line2D([], [], color=c, linestyle=ls, linewidth=1.8, label=" / ".join(words))
-        for (c, ls), words in used.items()
-    ]
-    if any(ghostly for _, ghostly in graph.nodes(data="ghost")) or any(
-        ghostly for *_, ghostly in graph.edges(data="ghost")
-    ):
-        legend.append(Line2D([], [], color=theme.GHOST_EDGE, linestyle="dotted", label="not yet"))
-    if marked_edges or marked_nodes:
-        legend.append(Line2D([], [], color=theme.HIGHLIGHT, linewidth=3, label="highlighted"))
-    if legend:
+    entries = picture.legend_entries(bool(marked_edges or marked_nodes), marked_edges)
+    if entries:
         ax.legend(
-            handles=legend,
+            handles=[
+                Line2D([], [], color=c, linestyle=ls, linewidth=1.8, label=w)  # type: ignore[arg-type]
+                for c, ls, w in entries
+            ],
             loc="lower center",
-            ncols=len(legend),
+            ncols=len(entries),
             frameon=False,
             fontsize=theme.SMALL_FONT,
             handlelength=2.2,
             borderaxespad=0.1,
+            columnspacing=1.0,
         )
     return ax

@@ -16,6 +16,7 @@ NODE_FILL = {
     "event": "#fff2cc",
     "consumer": "#d9ead3",
     "dead_letter": "#f4cccc",
+    "service": "#dbe9f6",
 }
 NODE_EDGE = "#4d4d4d"
 #: Column headings of the layered flow picture.

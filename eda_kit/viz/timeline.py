@@ -152,6 +152,7 @@ def timeline(
             linewidth=1,
             linestyle=(0, (4, 3)),
             zorder=1,
+            gid="guide",  # background: messages and their labels cross it
         )
 
     def arrow(start: float, end: float, y: float, color: str, linestyle: str) -> None:

@@ -171,7 +171,7 @@ def test_every_step_lands_on_exactly_one_edge(trace):
     assert sum(count for *_, count in graph.edges(data="count")) == len(trace)
     for outcome in ("sent", "failed", "dead_lettered"):
         assert sum(n for *_, n in graph.edges(data=outcome)) == len(trace.where(outcome=outcome))
-    layout = viz.flow_layout(graph)
+    layout = viz.flow_layout(graph, view="topics")
     assert len(set(layout.values())) == graph.number_of_nodes()  # no two boxes on one spot
     order = ["producer", "event", "consumer", "dead_letter"]
     for u, v in graph.edges:  # arrows always go left to right, one column at a time
@@ -350,7 +350,8 @@ def test_edge_labels_count_and_name_the_trouble():
     t.record("Shop", "order.created", "Stock", "delivered")
     t.record("Shop", "order.created", "Stock", "failed")
     texts = [x.get_text() for x in viz.draw_flow(t).texts]
-    assert {"×1", "×2", "1 ok, 1 failed"} <= set(texts)
+    assert {"×2", "1 ok, 1 failed"} <= set(texts)
+    assert "×1" not in texts  # one delivery that went well needs no label
     assert not any("via" in text for text in texts)
     texts = [x.get_text() for x in viz.draw_flow(t, show_via=True).texts]
     assert "×2 via order.*" in texts  # the pattern that is not the event's own name
@@ -397,3 +398,95 @@ def test_a_ghost_gives_the_same_picture_as_the_whole_when_nothing_is_missing():
     assert png_of(viz.draw_flow, trace, ghost=trace) == png_of(viz.draw_flow, trace)
     highlighted = png_of(viz.draw_flow, trace.records[:3], ghost=trace, highlight=trace[2])
     assert highlighted != png_of(viz.draw_flow, trace.records[:3], ghost=trace)
+
+
+# -- the service view, colours and the legend ------------------------------------------------
+
+
+def kitchen_trace() -> Tracer:
+    """00's restaurant: the Kitchen hears order.placed and says food.ready."""
+    t = Tracer()
+    t.record("Customer", "order.placed", outcome="sent")
+    t.record("Customer", "order.placed", "Kitchen", "dispatched")
+    t.record("Kitchen", "food.ready", outcome="sent")
+    t.record("Kitchen", "food.ready", "Waiter", "delivered")
+    t.record("Customer", "order.placed", "Kitchen", "delivered")
+    t.record("Customer", "order.placed", "Waiter", "delivered")
+    return t
+
+
+def node_texts(ax) -> list[str]:
+    return [t.get_text() for t in ax.texts if t.get_gid() == "flow-node"]
+
+
+def test_someone_who_listens_and_speaks_is_drawn_once_with_events_on_the_arrows():
+    ax = viz.draw_flow(kitchen_trace())
+    assert sorted(node_texts(ax)) == ["Customer", "Kitchen", "Waiter"]
+    labels = [t.get_text() for t in ax.texts if t.get_gid() == "flow-label"]
+    assert sorted(labels) == ["food.ready", "order.placed", "order.placed"]  # no "×1"
+    graph = viz.service_graph(viz.flow_graph(kitchen_trace()))
+    assert set(graph.edges) == {
+        ("service:Customer", "service:Kitchen"),
+        ("service:Kitchen", "service:Waiter"),
+        ("service:Customer", "service:Waiter"),
+    }
+    layout = viz.flow_layout(kitchen_trace())
+    assert layout["service:Customer"][0] < layout["service:Kitchen"][0]
+    assert layout["service:Kitchen"][0] < layout["service:Waiter"][0]  # cause, then effect
+    topics = viz.draw_flow(kitchen_trace(), view="topics")
+    assert node_texts(topics).count("Kitchen") == 2  # what the service view is for
+    with pytest.raises(ValueError, match="view must be one of"):
+        viz.draw_flow(kitchen_trace(), view="sideways")
+
+
+def test_a_choreography_cycle_is_laid_out_with_every_service_once():
+    t = Tracer()
+    for source, event, target in [
+        ("Orders", "order.created", "Inventory"),
+        ("Inventory", "inventory.reserved", "Payment"),
+        ("Payment", "payment.declined", "Inventory"),
+        ("Inventory", "inventory.released", "Orders"),
+    ]:
+        t.record(source, event, outcome="sent")
+        t.record(source, event, target, "delivered")
+    ax = viz.draw_flow(t)
+    assert sorted(node_texts(ax)) == ["Inventory", "Orders", "Payment"]
+    from eda_kit.viz.overlaps import find_overlaps
+
+    assert find_overlaps(ax.figure) == []
+
+
+def test_retried_then_delivered_is_orange_failed_for_good_is_red_and_the_legend_says_so():
+    t = Tracer()
+    t.record("Shop", "order.created", outcome="sent")
+    t.record("Shop", "order.created", "Email", "failed")
+    t.record("Shop", "order.created", "Email", "retried", attempt=2)
+    t.record("Shop", "order.created", "Email", "delivered", attempt=2)  # got through: orange
+    t.record("Shop", "order.created", "Stock", "failed")  # failed for good: red
+    ax = viz.draw_flow(t)
+    arrows = {
+        round(a.get_path().vertices[0][1], 3): a.get_edgecolor()
+        for a in ax.patches
+        if isinstance(a, FancyArrowPatch)
+    }
+    colours = set(arrows.values())
+    orange, red = (matplotlib.colors.to_rgba(c) for c in ("#e69500", "#d62728"))
+    assert orange in colours and red in colours
+    legend = [text.get_text() for text in ax.get_legend().get_texts()]
+    assert legend == ["failed / dead-lettered", "retried, then delivered"]
+    quiet = Tracer()
+    quiet.record("Shop", "order.created", "Email", "delivered")
+    assert viz.draw_flow(quiet).get_legend() is None  # nothing to explain: no legend
+
+
+def test_a_listener_a_failure_skipped_is_a_ghost_box():
+    t = Tracer()
+    t.record("Shop", "order.created", outcome="sent")
+    t.record("Shop", "order.created", "Stock", "failed")
+    t.record("Shop", "order.created", "Email", "skipped", detail="Stock raised first")
+    ax = viz.draw_flow(t)
+    email = next(x for x in ax.texts if x.get_text() == "Email")
+    assert email.get_color() == theme.GHOST_TEXT
+    assert "skipped (an earlier listener raised)" in [
+        text.get_text() for text in ax.get_legend().get_texts()
+    ]

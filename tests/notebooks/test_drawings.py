@@ -1,0 +1,99 @@
+"""Every drawing every notebook makes is readable: no label on a label, a box or a line.
+
+Each notebook runs in a fresh kernel with the Agg backend and a watcher installed first:
+after every cell, each open pyplot figure is measured with ``eda_kit.viz.find_overlaps``
+(true text extents from the Agg renderer) and closed; every figure saved to PNG (the replay
+player's pictures, drawn on private figures) is measured as it is saved. The test fails
+naming the notebook, the cell and the overlap. Notebooks are found by glob, so a new one, or
+a new picture in a player, is covered the moment it exists. Notebook 08 is skipped, naming
+what is missing, when its servers can't be had here (as in test_run_twice).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from test_run_twice import NOTEBOOKS, errors_of, servers_or_skip
+
+nbformat = pytest.importorskip("nbformat")
+nbclient = pytest.importorskip("nbclient")
+
+WATCHER = """
+import matplotlib
+matplotlib.use("Agg")
+from matplotlib.figure import Figure as _EdaFigure
+from eda_kit.viz.overlaps import find_overlaps as _eda_find_overlaps
+
+_eda_drawings = []
+_eda_cell = [0]
+_eda_source = [""]
+_eda_savefig = _EdaFigure.savefig
+
+def _eda_checked_savefig(self, *args, **kwargs):
+    tight = kwargs.get("bbox_inches") == "tight"
+    found = _eda_find_overlaps(self, tight=tight)
+    _eda_drawings.append([_eda_cell[0], _eda_source[0], "saved figure", found])
+    return _eda_savefig(self, *args, **kwargs)
+
+_EdaFigure.savefig = _eda_checked_savefig
+
+def _eda_check_open_figures(result=None):
+    import matplotlib.pyplot as plt
+    for number in plt.get_fignums():
+        figure = plt.figure(number)
+        # shown inline, cropped to its contents (bbox_inches="tight")
+        found = _eda_find_overlaps(figure, tight=True)
+        _eda_drawings.append([_eda_cell[0], _eda_source[0], "figure", found])
+    plt.close("all")
+    _eda_cell[0] += 1
+
+def _eda_remember_source(info):
+    _eda_source[0] = info.raw_cell
+
+get_ipython().events.register("pre_run_cell", _eda_remember_source)
+get_ipython().events.register("post_run_cell", _eda_check_open_figures)
+"""
+#: Drawings with overlaps someone is fixing, by the call that makes them, with who and why.
+#: Their overlaps make the notebook's case an xfail (listed); any other overlap fails it.
+KNOWN = {
+    "viz.draw_saga(": "draw_saga: tick labels shown, arrows through 'undo' labels (viz1, issue 18)",
+    "viz.plot_state(": "plot_state: labels on the line, edge ticks cut off (viz1, issue 18)",
+}
+REPORT = "import json as _eda_json; print(_eda_json.dumps(_eda_drawings))"
+
+
+@pytest.mark.parametrize(
+    "path", [servers_or_skip(p) for p in NOTEBOOKS], ids=lambda p: getattr(p, "stem", str(p))
+)
+def test_no_drawing_has_overlapping_labels(path: Path):
+    notebook = nbformat.read(path, as_version=4)
+    client = nbclient.NotebookClient(
+        notebook,
+        timeout=180,
+        kernel_name="python3",
+        allow_errors=True,
+        resources={"metadata": {"path": str(path.parent)}},
+    )
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    watcher = nbformat.v4.new_code_cell(WATCHER)
+    report = nbformat.v4.new_code_cell(REPORT)
+    with client.setup_kernel():
+        client.execute_cell(watcher, 0)
+        assert not errors_of(watcher), errors_of(watcher)
+        for number, cell in enumerate(code, start=1):
+            client.execute_cell(cell, number)
+            assert not errors_of(cell), f"{path.name}, code cell {number}: {errors_of(cell)}"
+        client.execute_cell(report, len(code) + 1)
+    printed = "".join(out.get("text", "") for out in report.outputs if out.output_type == "stream")
+    drawings = json.loads(printed)
+    problems, known = [], []
+    for cell, source, what, found in drawings:
+        owner = next((why for call, why in KNOWN.items() if call in source), None)
+        for problem in found:
+            line = f"code cell {cell} ({what}): {problem}"
+            (known if owner else problems).append(f"{line} [known: {owner}]" if owner else line)
+    assert not problems, f"{path.name}: {len(problems)} overlaps\n" + "\n".join(problems[:40])
+    if known:
+        pytest.xfail(f"{len(known)} known overlaps, being fixed: " + "; ".join(known[:5]))
