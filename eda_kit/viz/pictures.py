@@ -81,7 +81,7 @@ class FlowPicture:
     def figsize(self, player: Any) -> tuple[float, float]:
         from .flow import flow_figsize
 
-        return flow_figsize(self.whole, ghost=self.whole)
+        return flow_figsize(self.whole, ghost=self.whole, title=self.title)
 
     def key(self, player: Any) -> Any:
         return player.position

@@ -20,6 +20,15 @@ from test_run_twice import NOTEBOOKS, errors_of, servers_or_skip
 nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
 
+#: The drawings of eda_kit.viz, by module: each figure is tagged with those that drew on it.
+DRAWINGS = {
+    "eda_kit.viz.flow": ["draw_flow"],
+    "eda_kit.viz.timeline": ["timeline"],
+    "eda_kit.viz.state": ["plot_state"],
+    "eda_kit.viz.saga": ["draw_saga", "draw_saga_log"],
+    "eda_kit.viz.lanes": ["draw_lanes"],
+    "eda_kit.viz.cqrs_picture": ["draw_cqrs"],
+}
 WATCHER = """
 import matplotlib
 matplotlib.use("Agg")
@@ -28,13 +37,38 @@ from eda_kit.viz.overlaps import find_overlaps as _eda_find_overlaps
 
 _eda_drawings = []
 _eda_cell = [0]
-_eda_source = [""]
+
+import functools as _eda_functools
+import importlib as _eda_importlib
+
+def _eda_tagging(module, name):  # remember which eda_kit drawing made each figure
+    module = _eda_importlib.import_module(module)
+    original = getattr(module, name)
+
+    @_eda_functools.wraps(original)
+    def tagged(*args, **kwargs):
+        ax = original(*args, **kwargs)
+        figure = getattr(ax, "figure", None) or getattr(kwargs.get("ax"), "figure", None)
+        if figure is not None:
+            figure._eda_drawn_by = getattr(figure, "_eda_drawn_by", set()) | {name}
+        return ax
+
+    setattr(module, name, tagged)
+    package = _eda_importlib.import_module("eda_kit.viz")
+    setattr(package, name, tagged)  # importing viz.timeline the module shadowed viz.timeline()
+
+for _eda_module, _eda_names in DRAWINGS.items():
+    for _eda_name in _eda_names:
+        _eda_tagging(_eda_module, _eda_name)
+
+def _eda_drawn_by(figure):
+    return sorted(getattr(figure, "_eda_drawn_by", ()))
 _eda_savefig = _EdaFigure.savefig
 
 def _eda_checked_savefig(self, *args, **kwargs):
     tight = kwargs.get("bbox_inches") == "tight"
     found = _eda_find_overlaps(self, tight=tight)
-    _eda_drawings.append([_eda_cell[0], _eda_source[0], "saved figure", found])
+    _eda_drawings.append([_eda_cell[0], _eda_drawn_by(self), "saved figure", found])
     return _eda_savefig(self, *args, **kwargs)
 
 _EdaFigure.savefig = _eda_checked_savefig
@@ -45,21 +79,19 @@ def _eda_check_open_figures(result=None):
         figure = plt.figure(number)
         # shown inline, cropped to its contents (bbox_inches="tight")
         found = _eda_find_overlaps(figure, tight=True)
-        _eda_drawings.append([_eda_cell[0], _eda_source[0], "figure", found])
+        _eda_drawings.append([_eda_cell[0], _eda_drawn_by(figure), "figure", found])
     plt.close("all")
     _eda_cell[0] += 1
 
-def _eda_remember_source(info):
-    _eda_source[0] = info.raw_cell
-
-get_ipython().events.register("pre_run_cell", _eda_remember_source)
 get_ipython().events.register("post_run_cell", _eda_check_open_figures)
 """
-#: Drawings with overlaps someone is fixing, by the call that makes them, with who and why.
-#: Their overlaps make the notebook's case an xfail (listed); any other overlap fails it.
+#: Drawings with overlaps someone is fixing, with who and why. A figure drawn by one of these
+#: makes its notebook's case an xfail (listed); any other overlap fails it.
 KNOWN = {
-    "viz.draw_saga(": "draw_saga: tick labels shown, arrows through 'undo' labels (viz1, issue 18)",
-    "viz.plot_state(": "plot_state: labels on the line, edge ticks cut off (viz1, issue 18)",
+    "draw_saga": "tick labels shown, arrows through the 'undo' labels (viz1, issue 18)",
+    "draw_saga_log": "tick labels shown (viz1, issue 18)",
+    "plot_state": "value labels on the line, edge ticks cut off (viz1, issue 18)",
+    "draw_lanes": "lane and log lines through the event boxes, not marked as guides (viz1, 18)",
 }
 REPORT = "import json as _eda_json; print(_eda_json.dumps(_eda_drawings))"
 
@@ -77,7 +109,7 @@ def test_no_drawing_has_overlapping_labels(path: Path):
         resources={"metadata": {"path": str(path.parent)}},
     )
     code = [cell for cell in notebook.cells if cell.cell_type == "code"]
-    watcher = nbformat.v4.new_code_cell(WATCHER)
+    watcher = nbformat.v4.new_code_cell(f"DRAWINGS = {DRAWINGS!r}\n{WATCHER}")
     report = nbformat.v4.new_code_cell(REPORT)
     with client.setup_kernel():
         client.execute_cell(watcher, 0)
@@ -89,11 +121,11 @@ def test_no_drawing_has_overlapping_labels(path: Path):
     printed = "".join(out.get("text", "") for out in report.outputs if out.output_type == "stream")
     drawings = json.loads(printed)
     problems, known = [], []
-    for cell, source, what, found in drawings:
-        owner = next((why for call, why in KNOWN.items() if call in source), None)
+    for cell, drawn_by, what, found in drawings:
+        owners = [f"{name}: {KNOWN[name]}" for name in drawn_by if name in KNOWN]
         for problem in found:
-            line = f"code cell {cell} ({what}): {problem}"
-            (known if owner else problems).append(f"{line} [known: {owner}]" if owner else line)
+            line = f"code cell {cell} ({what}, by {', '.join(drawn_by) or 'the notebook'}): "
+            (known if owners else problems).append(line + problem)
     assert not problems, f"{path.name}: {len(problems)} overlaps\n" + "\n".join(problems[:40])
     if known:
         pytest.xfail(f"{len(known)} known overlaps, being fixed: " + "; ".join(known[:5]))
