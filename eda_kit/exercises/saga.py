@@ -5,6 +5,8 @@
 - ``resume``: where a resumed saga carries on, read from its log.
 - ``refund``: a compensation that is safe when the charge never happened, and holds the key
   so that a charge arriving late can never land.
+- ``ordering``: put a saga's steps in order: the likeliest failures first, then the pivot,
+  then the steps that only go forward.
 """
 
 from __future__ import annotations
@@ -17,9 +19,11 @@ __all__ = [
     "compensations",
     "resume",
     "refund",
+    "ordering",
     "compensation_plan",
     "resume_point",
     "safe_refund",
+    "order_steps",
 ]
 
 ORDER = [
@@ -459,5 +463,144 @@ refund = Exercise(
         "to give back, but the request may still be travelling: marking the key 'voided' is "
         "what stops it from landing after the saga has finished undoing. Real providers do "
         "this with the idempotency key: cancel a payment intent, void an authorization."
+    ),
+)
+
+
+# ======================================================================================
+# 4. Which steps go first?
+
+
+def order_steps(steps):
+    undoable = sorted(
+        (step for step in steps if step[1] == "compensatable"), key=lambda step: -step[2]
+    )  # likeliest to fail first; sorted() keeps ties in the order given
+    pivot = [step for step in steps if step[1] == "pivot"]
+    forward = [step for step in steps if step[1] == "retriable"]
+    return [name for name, _, _ in undoable + pivot + forward]
+
+
+def _riskiest_last(steps):  # the old model answer: "the ones most likely to fail come last"
+    undoable = sorted((s for s in steps if s[1] == "compensatable"), key=lambda s: s[2])
+    rest = [s for s in steps if s[1] == "pivot"] + [s for s in steps if s[1] == "retriable"]
+    return [name for name, _, _ in undoable + rest]
+
+
+def _by_risk_alone(steps):  # kinds ignored: the pivot may end up before an undoable step
+    return [name for name, _, _ in sorted(steps, key=lambda s: -s[2])]
+
+
+def _pivot_first(steps):  # "do the important thing first"
+    pivot = [s for s in steps if s[1] == "pivot"]
+    undoable = sorted((s for s in steps if s[1] == "compensatable"), key=lambda s: -s[2])
+    forward = [s for s in steps if s[1] == "retriable"]
+    return [name for name, _, _ in pivot + undoable + forward]
+
+
+def _forward_steps_sorted_too(steps):  # retriable steps never fail for good: no reason
+    undoable = sorted((s for s in steps if s[1] == "compensatable"), key=lambda s: -s[2])
+    pivot = [s for s in steps if s[1] == "pivot"]
+    forward = sorted((s for s in steps if s[1] == "retriable"), key=lambda s: -s[2])
+    return [name for name, _, _ in undoable + pivot + forward]
+
+
+def _with_one_key(steps):
+    rank = {"compensatable": 0, "pivot": 1, "retriable": 2}
+    keyed = sorted(
+        enumerate(steps),
+        key=lambda item: (
+            rank[item[1][1]],
+            -item[1][2] if item[1][1] == "compensatable" else 0,
+            item[0],
+        ),
+    )
+    return [step[0] for _, step in keyed]
+
+
+def _with_buckets(steps):
+    buckets: dict = {"compensatable": [], "pivot": [], "retriable": []}
+    for step in steps:
+        buckets[step[1]].append(step)
+    buckets["compensatable"].sort(key=lambda step: step[2], reverse=True)
+    return [step[0] for kind in ("compensatable", "pivot", "retriable") for step in buckets[kind]]
+
+
+_TRIP = ["book_flight", "book_hotel", "rent_car", "book_museum", "reserve_table", "book_train"]
+_AFTER = ["send_itinerary", "email_receipt", "notify_agent"]
+
+
+def _run_order(answer, steps):
+    return answer([tuple(step) for step in steps])
+
+
+def _generate_order(rng: random.Random, size: int):
+    risks = [0.01, 0.05, 0.1, 0.2, 0.3]
+    steps = [
+        (name, "compensatable", rng.choice(risks))
+        for name in rng.sample(_TRIP, rng.randint(1, min(len(_TRIP), size + 1)))
+    ]
+    if rng.random() < 0.7:
+        steps.append(("charge_card", "pivot", rng.choice(risks)))
+    steps += [(name, "retriable", rng.choice(risks)) for name in _AFTER[: rng.randint(0, 2)]]
+    rng.shuffle(steps)
+    return steps
+
+
+def _describe_order(steps) -> str:
+    return "steps " + ", ".join(f"{name} ({kind}, fails {risk:.0%})" for name, kind, risk in steps)
+
+
+_A_TRIP = [
+    ("send_itinerary", "retriable", 0.01),
+    ("book_hotel", "compensatable", 0.05),
+    ("charge_card", "pivot", 0.02),
+    ("book_flight", "compensatable", 0.2),
+    ("rent_car", "compensatable", 0.1),
+]
+
+ordering = Exercise(
+    "Which steps go first",
+    reference=order_steps,
+    run=_run_order,
+    describe=_describe_order,
+    probes=[
+        Probe("a trip: hotel, flight, car, the card charge (pivot), the itinerary", _A_TRIP),
+        Probe(
+            "two bookings equally likely to fail keep the order they were given",
+            [
+                ("book_train", "compensatable", 0.1),
+                ("book_hotel", "compensatable", 0.1),
+                ("charge_card", "pivot", 0.3),
+            ],
+        ),
+        Probe(
+            "the pivot fails more often than any booking, and still comes after them",
+            [
+                ("charge_card", "pivot", 0.3),
+                ("book_hotel", "compensatable", 0.05),
+                ("email_receipt", "retriable", 0.2),
+                ("send_itinerary", "retriable", 0.1),
+            ],
+        ),
+        Probe(
+            "no pivot", [("rent_car", "compensatable", 0.01), ("book_flight", "compensatable", 0.3)]
+        ),
+    ],  # fmt: skip
+    generate=_generate_order,
+    also_correct=[_with_one_key, _with_buckets],
+    hints=[
+        "Three groups, in this order: the compensatable steps, the pivot, the retriable ones.",
+        "Among the compensatable steps, the likeliest to fail goes first: a failure early "
+        "leaves little to undo. The retriable steps keep the order they were given.",
+        "sorted(compensatable, key=lambda step: -step[2]) keeps ties in their order; then "
+        "add the pivot and the retriable steps, and return the names.",
+    ],
+    common_mistakes=[_riskiest_last, _by_risk_alone, _pivot_first, _forward_steps_sorted_too],
+    explanation=(
+        "A step that fails turns the saga back through every step before it, so the steps "
+        "likeliest to fail go first, while there is little to undo. The pivot cannot be "
+        "undone, so it comes after everything that can still fail for a business reason; "
+        "after it only steps that are retried until they succeed. (This assumes the steps do "
+        "not need each other's results; a step that does must come after its inputs.)"
     ),
 )
