@@ -8,6 +8,7 @@ measured size (``eda_kit.viz.checkpoints``) keep the build O(n) and every jump b
 
 from __future__ import annotations
 
+import copy
 import random
 from functools import partial
 
@@ -34,6 +35,17 @@ def best_jump(player, target: int, elsewhere: int, rounds: int = 3) -> float:
     return best
 
 
+def fixed_spacing_build(events: list, every: int = 100) -> list:
+    """The old way, for comparison: a deep copy of the state every ``every`` events."""
+    state: dict = {"count": 0, "orders": {}}
+    kept = [copy.deepcopy(state)]
+    for number, event in enumerate(events, start=1):
+        state = add_order(state, event)
+        if number % every == 0:
+            kept.append(copy.deepcopy(state))
+    return kept
+
+
 def replay_section(sizes: tuple[int, ...], jumps: int) -> Section:
     try:
         from eda_kit import Event
@@ -53,11 +65,17 @@ def replay_section(sizes: tuple[int, ...], jumps: int) -> Section:
 
         build_time = min(timed(build) for _ in range(3))
         player = built[-1]
+
         targets = [chooser.randint(0, size) for _ in range(jumps)]
         latencies = sorted(best_jump(player, n, chooser.randint(0, size)) for n in targets)
         assert player.goto(targets[-1]).state["count"] == targets[-1]
         median, worst = latencies[len(latencies) // 2], latencies[-1]
         rows.append(Row(f"{size:,} events: build", build_time * 1e3, "ms"))
+        if size == min(sizes):  # the old fixed spacing is quadratic: the small size only
+            old = min(timed(partial(fixed_spacing_build, events)) for _ in range(3))
+            rows.append(
+                Row(f"{size:,} events: build, a deep copy every 100 (before)", old * 1e3, "ms")
+            )
         rows.append(Row(f"{size:,} events: median jump", median * 1e3, "ms"))
         rows.append(Row(f"{size:,} events: slowest jump", worst * 1e3, "ms"))
         points = player.checkpoints
