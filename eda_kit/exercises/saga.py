@@ -1,7 +1,8 @@
 """Exercises for notebook 05, Saga.
 
 - ``compensations``: which compensations run, in which order, when a step fails for good
-  (and when its outcome was unknown: it may have happened).
+  (when any attempt's outcome was unknown it may have happened; past the pivot the saga
+  only goes forward).
 - ``resume``: where a resumed saga carries on, read from its log.
 - ``refund``: a compensation that is safe when the charge never happened, and holds the key
   so that a charge arriving late can never land.
@@ -27,10 +28,17 @@ __all__ = [
 ]
 
 ORDER = [
-    ("create_order", True),
-    ("reserve_inventory", True),
-    ("charge_payment", True),
-    ("confirm_order", False),
+    ("create_order", "compensatable"),
+    ("reserve_inventory", "compensatable"),
+    ("charge_payment", "compensatable"),
+    ("confirm_order", "retriable"),
+]
+#: Section 8's saga: the likeliest "no" first, then the pivot, then only forward.
+ORDERED = [
+    ("authorize_payment", "compensatable"),
+    ("reserve_inventory", "compensatable"),
+    ("capture_payment", "pivot"),
+    ("confirm_order", "retriable"),
 ]
 _NAMES = [
     "create_order",
@@ -42,82 +50,141 @@ _NAMES = [
     "book_flight",
     "confirm_order",
 ]
+_KINDS = ("compensatable", "pivot", "retriable")
+_ATTEMPTS = ("raised", "timed out")
 
 
 # ======================================================================================
 # 1. Which compensations run, in which order
 
 
-def compensation_plan(steps, failed, unknown):
+def compensation_plan(steps, failed, attempts):
+    kinds = dict(steps)
+    maybe_done = "timed out" in attempts  # any attempt: a later clean "no" proves nothing
+    if kinds[failed] == "retriable":  # past the pivot: retried forward, nothing undone
+        return []
+    if kinds[failed] == "pivot" and maybe_done:  # maybe past the point of no return: ask again
+        return []
     names = [name for name, _ in steps]
-    position = names.index(failed)
-    undo = [name for name, has_undo in reversed(steps[:position]) if has_undo]
-    if unknown and steps[position][1]:  # it may have happened: undo it too, first
+    completed = steps[: names.index(failed)]
+    undo = [name for name, kind in reversed(completed) if kind == "compensatable"]
+    if maybe_done and kinds[failed] == "compensatable":  # it may have happened: undo it first
         undo.insert(0, failed)
     return undo
 
 
-def _seed_plan(steps, failed, unknown):  # the seed's compensate(): everything, as written
-    return [name for name, has_undo in steps if has_undo]
+def _source_notes_plan(steps, failed, attempts):  # the source notes' compensate(): everything
+    return [name for name, kind in steps if kind == "compensatable"]
 
 
-def _oldest_first(steps, failed, unknown):
+def _oldest_first(steps, failed, attempts):
+    if dict(steps)[failed] == "retriable":
+        return []
     names = [name for name, _ in steps]
-    undo = [name for name, has_undo in steps[: names.index(failed)] if has_undo]
-    return ([failed] if unknown else []) + undo
+    undo = [name for name, kind in steps[: names.index(failed)] if kind == "compensatable"]
+    maybe = "timed out" in attempts and dict(steps)[failed] == "compensatable"
+    return ([failed] if maybe else []) + undo
 
 
-def _unknown_means_not_done(steps, failed, unknown):  # the timeout that charged three times
+def _unknown_means_not_done(steps, failed, attempts):  # the timeout that charged three times
+    if dict(steps)[failed] == "retriable":
+        return []
     names = [name for name, _ in steps]
-    return [name for name, has_undo in reversed(steps[: names.index(failed)]) if has_undo]
+    return [n for n, kind in reversed(steps[: names.index(failed)]) if kind == "compensatable"]
 
 
-def _unknown_undone_last(steps, failed, unknown):
+def _unknown_undone_last(steps, failed, attempts):
+    plan = compensation_plan(steps, failed, ["raised"])
+    if dict(steps)[failed] == "pivot" and "timed out" in attempts:
+        return []
+    maybe = "timed out" in attempts and dict(steps)[failed] == "compensatable"
+    return plan + ([failed] if maybe else [])
+
+
+def _only_the_last_attempt(steps, failed, attempts):  # timed out, then declined: "not done"
+    return compensation_plan(steps, failed, attempts[-1:])
+
+
+def _retriable_turns_back(steps, failed, attempts):  # forgets the pivot: undoes a paid order
     names = [name for name, _ in steps]
-    position = names.index(failed)
-    undo = [name for name, has_undo in reversed(steps[:position]) if has_undo]
-    return undo + ([failed] if unknown and steps[position][1] else [])
+    return [n for n, kind in reversed(steps[: names.index(failed)]) if kind == "compensatable"]
 
 
-def _with_a_loop(steps, failed, unknown):
+def _unknown_pivot_turns_back(steps, failed, attempts):  # undoes the stock of a captured order
+    return compensation_plan(steps, failed, ["raised"])
+
+
+def _with_a_loop(steps, failed, attempts):
+    maybe = any(attempt == "timed out" for attempt in attempts)
     plan = []
-    for name, has_undo in steps:
+    for name, kind in steps:
         if name == failed:
-            if unknown and has_undo:
+            if kind == "retriable" or (kind == "pivot" and maybe):
+                return []
+            if kind == "compensatable" and maybe:
                 plan.append(name)
             break
-        if has_undo:
+        if kind == "compensatable":
             plan.append(name)
     return plan[::-1]
 
 
-def _with_a_stack(steps, failed, unknown):
-    done = []
-    for name, has_undo in steps:
-        maybe = name == failed and unknown
-        if name != failed or maybe:
-            done.append((name, has_undo))
+def _with_a_stack(steps, failed, attempts):
+    kind_of = {name: kind for name, kind in steps}
+    if kind_of[failed] == "retriable" or (kind_of[failed] == "pivot" and "timed out" in attempts):
+        return []
+    stack = []
+    for name, kind in steps:
         if name == failed:
+            if "timed out" in attempts:
+                stack.append((name, kind))
             break
-    return [name for name, has_undo in reversed(done) if has_undo]
+        stack.append((name, kind))
+    plan = []
+    while stack:
+        name, kind = stack.pop()
+        if kind == "compensatable":
+            plan.append(name)
+    return plan
+
+
+def _valid_plan(case) -> None:
+    """Refuses an input that cannot happen (a shrink step may make one): the shrinker then
+    discards it, so a verdict only ever shows a saga that ``Saga`` would accept."""
+    steps, failed, attempts = case
+    names = [name for name, _ in steps]
+    if len(set(names)) != len(names) or failed not in names:
+        raise ValueError("step names must be distinct, and the failed one among them")
+    ranks = [_KINDS.index(kind) for _, kind in steps]  # ValueError for an unknown kind
+    if ranks != sorted(ranks) or ranks.count(1) > 1:
+        raise ValueError("compensatable steps, at most one pivot, then retriable ones")
+    if not attempts or any(attempt not in _ATTEMPTS for attempt in attempts):
+        raise ValueError(f"attempts: one or more of {list(_ATTEMPTS)}")
 
 
 def _run_plan(answer, case):
-    steps, failed, unknown = case
-    return answer([tuple(step) for step in steps], failed, unknown)
+    _valid_plan(case)
+    steps, failed, attempts = case
+    return answer([tuple(step) for step in steps], failed, list(attempts))
 
 
 def _generate_plan(rng: random.Random, size: int):
     names = rng.sample(_NAMES, rng.randint(1, min(len(_NAMES), size + 1)))
-    steps = [(name, rng.random() < 0.7) for name in names]
-    return steps, rng.choice(names), rng.random() < 0.5
+    pivot = rng.random() < 0.5
+    cut = rng.randint(0, len(names))  # compensatable before, (pivot and) retriable after
+    kinds = ["compensatable"] * cut + ["retriable"] * (len(names) - cut)
+    if pivot and cut < len(names):
+        kinds[cut] = "pivot"
+    steps = list(zip(names, kinds, strict=True))
+    attempts = [rng.choice(_ATTEMPTS) for _ in range(rng.randint(1, 3))]
+    return steps, rng.choice(names), attempts
 
 
 def _describe_plan(case) -> str:
-    steps, failed, unknown = case
-    listed = ", ".join(f"{name}{'' if undo else ' (no undo)'}" for name, undo in steps)
-    how = "its outcome unknown (timed out)" if unknown else "a clear failure"
-    return f"steps [{listed}], {failed} failed for good, {how}"
+    steps, failed, attempts = case
+    listed = ", ".join(name + ("" if kind == "compensatable" else f" ({kind})")
+                       for name, kind in steps)  # fmt: skip
+    return f"steps [{listed}], {failed} failed for good; its attempts: {', '.join(attempts)}"
 
 
 compensations = Exercise(
@@ -126,46 +193,57 @@ compensations = Exercise(
     run=_run_plan,
     describe=_describe_plan,
     probes=[
-        Probe(
-            "the first step fails cleanly (nothing completed yet)", (ORDER, "create_order", False)
-        ),
-        Probe("charge_payment is declined", (ORDER, "charge_payment", False)),
-        Probe("charge_payment times out: it may have happened", (ORDER, "charge_payment", True)),
-        Probe("reserve_inventory fails cleanly", (ORDER, "reserve_inventory", False)),
-        Probe(
-            "confirm_order (no compensation) times out after everything else",
-            (ORDER, "confirm_order", True),
-        ),
-        Probe(
-            "rent_car fails after send_email (no compensation), flight and hotel",
-            (
-                [
-                    ("send_email", False),
-                    ("book_flight", True),
-                    ("book_hotel", True),
-                    ("rent_car", True),
-                ],
-                "rent_car",
-                False,
-            ),
-        ),
+        Probe("the first step fails cleanly (nothing completed yet)",
+              (ORDER, "create_order", ["raised"])),
+        Probe("charge_payment is declined", (ORDER, "charge_payment", ["raised"])),
+        Probe("charge_payment times out: it may have happened",
+              (ORDER, "charge_payment", ["timed out"])),
+        Probe("charge_payment times out, then the retry is declined cleanly",
+              (ORDER, "charge_payment", ["timed out", "raised"])),
+        Probe("reserve_inventory fails cleanly after a timeout-free retry",
+              (ORDER, "reserve_inventory", ["raised", "raised"])),
+        Probe("confirm_order (retriable) times out: retried forward, nothing undone",
+              (ORDER, "confirm_order", ["timed out"])),
+        Probe("capture_payment (the pivot) is declined", (ORDERED, "capture_payment", ["raised"])),
+        Probe("capture_payment (the pivot) times out: it may be past the point of no return",
+              (ORDERED, "capture_payment", ["raised", "timed out"])),
+        Probe("rent_car fails after flight and hotel",
+              ([("book_flight", "compensatable"), ("book_hotel", "compensatable"),
+                ("rent_car", "compensatable"), ("send_email", "retriable")],
+               "rent_car", ["raised"])),
     ],  # fmt: skip
     generate=_generate_plan,
     also_correct=[_with_a_loop, _with_a_stack],
     hints=[
-        "Only steps that completed have something to undo: those before the failed one. "
-        "And the failed step itself, if its outcome is unknown: it may have happened.",
-        "Undo like unstacking plates: the newest first. The failed step is the newest of all.",
-        "Skip steps whose has_compensation is False. Then: reversed completed steps, with the "
-        "failed step in front when unknown is True (and it has a compensation).",
+        "Look at the kind of the failed step first. A retriable step comes after the point of "
+        "no return: it is retried forward, nothing is undone. So is a pivot that may have "
+        "happened.",
+        "Otherwise only steps that completed have something to undo: the compensatable ones "
+        "before the failed one, the newest first. And the failed step itself, first, if ANY of "
+        "its attempts timed out: it may have happened.",
+        "maybe = 'timed out' in attempts. retriable, or pivot and maybe: []. Else the "
+        "compensatable steps before it, reversed, with the failed step in front when maybe "
+        "and it is compensatable.",
     ],
-    common_mistakes=[_seed_plan, _oldest_first, _unknown_means_not_done, _unknown_undone_last],
+    common_mistakes=[
+        _source_notes_plan,
+        _oldest_first,
+        _unknown_means_not_done,
+        _unknown_undone_last,
+        _only_the_last_attempt,
+        _retriable_turns_back,
+        _unknown_pivot_turns_back,
+    ],
     explanation=(
         "Each step may rely on the ones before it (a payment refers to an order), so undoing "
         "goes in reverse: the newest effect first. Steps that never ran have nothing to undo "
-        "(the seed refunds a payment it never took). A step that failed cleanly did nothing; "
-        "one that timed out may have done everything, so it is undone too, first, and its "
-        "compensation must be safe if it did nothing (exercise 3)."
+        "(the source notes' saga refunds a payment it never took). A step whose attempts all "
+        "failed cleanly did nothing; if any attempt timed out it may have done everything (a "
+        "clean 'no' on a retry does not undo the first attempt), so it is undone too, first, "
+        "and its compensation must be safe if it did nothing (exercise 3). Past the pivot "
+        "the saga only goes forward: a retriable step that fails is retried (the run stops "
+        "'unfinished' and a resume tries again), and a pivot that may have happened cannot "
+        "turn back either: asking again with the same key is the way to learn what happened."
     ),
 )
 
@@ -214,7 +292,38 @@ def _with_a_count(steps, log):
     return steps[finished] if finished < len(steps) else None
 
 
+_SAGA_EVENTS = ("SagaStarted", "LeaseTaken", "LeaseRenewed")
+
+
+def _valid_resume(case) -> None:
+    """Refuses a log that cannot happen (a shrink step may make one, e.g. a StepRetried with
+    no StepStarted): the shrinker then discards it, so a verdict only shows a real log."""
+    steps, log = case
+    if len(set(steps)) != len(steps) or not steps:
+        raise ValueError("steps: distinct names, at least one")
+    if not log or tuple(log[0]) != ("SagaStarted", None):
+        raise ValueError("a saga's log begins with SagaStarted")
+    done = 0  # steps run in order: steps[:done] are done
+    running = None  # the step whose StepStarted has no outcome yet
+    for kind, step in log[1:]:
+        if step is None:
+            if kind not in _SAGA_EVENTS[1:]:
+                raise ValueError(f"{kind} is not an event about the saga or its lease")
+        elif kind == "StepStarted":
+            if running is not None or done == len(steps) or step != steps[done]:
+                raise ValueError(f"StepStarted {step} out of order")
+            running = step
+        elif kind in ("StepRetried", "StepDone"):
+            if step != running:
+                raise ValueError(f"{kind} {step} without its StepStarted")
+            running = None
+            done += kind == "StepDone"
+        else:
+            raise ValueError(f"unknown log entry {kind} {step}")
+
+
 def _run_resume(answer, case):
+    _valid_resume(case)
     steps, log = case
     return answer(list(steps), [tuple(entry) for entry in log])
 
@@ -327,7 +436,7 @@ def safe_refund(payments, key):
     return "nothing"  # refunded or voided already: a repeated refund does nothing more
 
 
-def _refunds_blindly(payments, key):  # the seed: refunds money it never took
+def _refunds_blindly(payments, key):  # the source notes: refunds money it never took
     payments[key] = "refunded"
     return "refunded"
 
@@ -461,8 +570,11 @@ refund = Exercise(
         "its compensation must be right in both worlds. If the charge went through, refund it "
         "once (a retried compensation must not pay out twice). If it did not, there is nothing "
         "to give back, but the request may still be travelling: marking the key 'voided' is "
-        "what stops it from landing after the saga has finished undoing. Real providers do "
-        "this with the idempotency key: cancel a payment intent, void an authorization."
+        "what stops it from landing after the saga has finished undoing. That is the rule of "
+        "a provider that honours it, like the fake bank of section 5. Real ones differ: Stripe "
+        "keeps the first response under a key (and may forget keys after 24 hours) but "
+        "cannot void a key it never saw; there you retry with the same key to learn the "
+        "outcome, then refund or cancel the payment by its id."
     ),
 )
 

@@ -9,9 +9,13 @@ failure is an event, and the services that have something to undo listen for it:
     order.created               InventoryService reserves    inventory.reserved / .rejected
     inventory.reserved          PaymentService charges       payment.charged / .declined
     payment.charged             OrderService confirms        order.confirmed / .confirmation_failed
-    order.confirmation_failed   PaymentService refunds       payment.refunded
-    payment.declined, .refunded InventoryService releases    inventory.released
+    payment.declined            InventoryService releases    inventory.released
     inventory.rejected, .released  OrderService cancels      order.cancelled
+
+The charge is the pivot, as in the orchestrated saga: once the card is charged the flow only
+goes forward. A confirmation that fails is not undone (no refund, no release): the order
+service keeps the order pending and retries the confirmation forward
+(:meth:`OrderService.retry_confirmations`), the same lesson as a ``kind="retriable"`` step.
 
 Nobody holds the whole flow: it lives in the subscriptions. That is the appeal (services stay
 independent, adding a listener needs no change elsewhere) and the danger (to know what
@@ -75,6 +79,7 @@ class OrderService(_Service):
         self, bus: EventBus, fail: str | None = None, sent_log: list[str] | None = None
     ) -> None:
         super().__init__(bus, fail, sent_log)
+        self.unconfirmed: dict[str, Event] = {}  # charged orders whose confirmation failed
         self.listen("payment.charged", self.confirm)
         self.listen("inventory.rejected", self.cancel)
         self.listen("inventory.released", self.cancel)
@@ -85,11 +90,23 @@ class OrderService(_Service):
 
     def confirm(self, event: Event) -> None:
         order_id = event.data["order_id"]
-        if self.fail == "confirm_order":
+        if self.fail == "confirm_order":  # after the pivot: keep it, retry forward later
+            self.unconfirmed[order_id] = event
             self.emit("order.confirmation_failed", order_id, amount=event.data["amount"])
             return
+        self.unconfirmed.pop(order_id, None)
         self.state[order_id] = "confirmed"
         self.emit("order.confirmed", order_id)
+
+    def retry_confirmations(self) -> list[str]:
+        """Try every failed confirmation again (forward recovery); return the orders confirmed.
+
+        Confirming is idempotent (a confirmed order stays confirmed), so a retry that races
+        another is harmless. Still failing (``fail`` still set)? The orders stay waiting.
+        """
+        for event in list(self.unconfirmed.values()):
+            self.confirm(event)
+        return sorted(o for o, state in self.state.items() if state == "confirmed")
 
     def cancel(self, event: Event) -> None:
         order_id = event.data["order_id"]
@@ -106,7 +123,6 @@ class InventoryService(_Service):
         super().__init__(bus, fail, sent_log)
         self.listen("order.created", self.reserve)
         self.listen("payment.declined", self.release)
-        self.listen("payment.refunded", self.release)
 
     def reserve(self, event: Event) -> None:
         order_id = event.data["order_id"]
@@ -130,7 +146,6 @@ class PaymentService(_Service):
     ) -> None:
         super().__init__(bus, fail, sent_log)
         self.listen("inventory.reserved", self.charge)
-        self.listen("order.confirmation_failed", self.refund)
 
     def charge(self, event: Event) -> None:
         order_id = event.data["order_id"]
@@ -139,11 +154,6 @@ class PaymentService(_Service):
             return
         self.state[order_id] = "charged"
         self.emit("payment.charged", order_id, amount=event.data["amount"])
-
-    def refund(self, event: Event) -> None:
-        order_id = event.data["order_id"]
-        self.state[order_id] = "refunded"
-        self.emit("payment.refunded", order_id)
 
 
 @dataclass(frozen=True)

@@ -146,12 +146,13 @@ class SagaLog:
     def _lost(self, moved: WrongExpectedVersion) -> LeaseLost:
         state = read_log(self.store.read_stream(self.stream))
         owner = state.last_owner or "another worker"
+        who = repr(owner) if state.last_owner else owner  # quote a name, not a description
         return LeaseLost(
             self.saga_id,
             owner,
             state.expires_at or 0.0,
             f"saga {self.saga_id!r}: the log moved from version {self.version} to "
-            f"{moved.actual} under this worker ({owner!r} took the saga over): this worker "
+            f"{moved.actual} under this worker ({who} took the saga over): this worker "
             "lost its lease and stopped without writing more",
         )
 

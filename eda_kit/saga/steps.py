@@ -3,8 +3,8 @@
 A :class:`Step` names an action and (optionally) the compensation that undoes it, plus the
 rules for trying: how many retries, how long to wait between them (:class:`Backoff`), how long
 one attempt may take (``timeout``). It also says what *kind* of step it is, because not every
-step can be undone (Garcia-Molina and Salem's sagas, in the words of Chris Richardson's
-*Microservices Patterns*):
+step can be undone (the step kinds of Chris Richardson's *Microservices Patterns*, ch. 4; the
+saga itself is Garcia-Molina and Salem's, 1987):
 
 ===============  ==========================================================================
 kind             meaning

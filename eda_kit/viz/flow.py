@@ -432,8 +432,10 @@ def _service_marks(
 
 
 def _counts_words(outcomes: dict[str, int]) -> str:
-    """ "" when all went well once; "×3" when three went well; "2 ok, 1 failed" when not."""
-    quiet = sum(outcomes.get(o, 0) for o in _QUIET)
+    """ "" when all went well once; "×3" when three went well; "2 ok, 1 failed" when not. A saga
+    step's "started" is a beginning, not an outcome: how the step ended is what is counted."""
+    begun = outcomes.get("started", 0)
+    quiet = sum(outcomes.get(o, 0) for o in _QUIET if o != "started")
     problems = [f"{outcomes[o]} {word}" for o, word in _PROBLEM_WORDS.items() if outcomes.get(o)]
     problems += [
         f"{n} {o}"
@@ -441,7 +443,7 @@ def _counts_words(outcomes: dict[str, int]) -> str:
         if n and o not in _QUIET and o not in _PROBLEM_WORDS and o != "dispatched"
     ]
     if not problems:
-        return f"×{quiet}" if quiet > 1 else ""
+        return f"×{quiet}" if quiet > 1 else ("" if quiet or not begun else f"{begun} started")
     return ", ".join([f"{quiet} ok"] * bool(quiet) + problems)
 
 

@@ -1,4 +1,4 @@
-"""Answers learners really gave to notebooks 03, 04, 06, 07 (issue 17) and 08, checked again.
+"""Answers learners really gave to notebooks 03, 04, 05, 06, 07 (issue 17) and 08, checked again.
 
 Each wrong answer once got "Correct" and must now be refused with a short verdict that names
 the case it gets wrong; each right one was once refused and must now pass. They are written the
@@ -18,6 +18,7 @@ from eda_kit.exercises import (
     event_store,
     postgres_and_rabbitmq,
     reliable_messaging,
+    saga,
 )
 
 
@@ -490,3 +491,98 @@ def test_08_claim_and_safe_read_refuse_inputs_that_cannot_happen():
             failing = [c for c in exercise.generated_inputs(60) if exercise.mismatch(wrong, c)]
             for case in failing[:3]:
                 valid(exercise.shrink(wrong, case))
+
+
+# --- 05, exercise 1: retriable steps go forward; "unknown" means any attempt ------------------
+
+
+def test_05_a_retriable_step_that_fails_undoes_nothing_is_accepted():
+    """The learner applied "retriable steps are retried forward" and was refused: the old
+    probe wanted confirm_order's timeout to undo the whole order, which the kit never does."""
+
+    def compensation_plan(steps, failed, attempts):
+        kind = dict(steps)[failed]
+        if kind == "retriable":
+            return []
+        maybe = "timed out" in attempts
+        if kind == "pivot" and maybe:
+            return []
+        before = [n for n, k in steps[: [n for n, _ in steps].index(failed)] if k == "compensatable"]
+        return ([failed] if maybe and kind == "compensatable" else []) + before[::-1]
+
+    accepted(saga.compensations, compensation_plan)
+
+
+def test_05_looking_only_at_the_last_attempt_is_refused():
+    """A timeout, then a clean decline: the first attempt may have charged, so the kit
+    compensates the charge (maybe_done=True). Checking only the last attempt skips it."""
+
+    def compensation_plan(steps, failed, attempts):
+        kind = dict(steps)[failed]
+        if kind == "retriable":
+            return []
+        maybe = attempts[-1] == "timed out"
+        if kind == "pivot" and maybe:
+            return []
+        before = [n for n, k in steps[: [n for n, _ in steps].index(failed)] if k == "compensatable"]
+        return ([failed] if maybe and kind == "compensatable" else []) + before[::-1]
+
+    refused(saga.compensations, compensation_plan, "then the retry is declined")
+
+
+def test_05_the_reference_plan_is_what_the_kit_does():
+    """The exercise's rule and eda_kit.Saga agree on every generated saga."""
+    from eda_kit import Saga, Step
+    from eda_kit.errors import OutcomeUnknown
+
+    for steps, failed, attempts in saga.compensations.generated_inputs(120, seed=5):
+        ran: list[str] = []
+        outcomes = iter(attempts)
+
+        def act(name):
+            def action(ctx):
+                if name == failed:
+                    if next(outcomes) == "timed out":
+                        raise OutcomeUnknown(f"{name} timed out")
+                    raise RuntimeError(f"{name} said no")
+            return action
+
+        def undo(name):
+            return lambda ctx: ran.append(name)
+
+        kit_steps = [
+            Step(name, act(name), undo(name) if kind == "compensatable" else None, kind=kind,
+                 retries=len(attempts) - 1 if name == failed else 0)
+            for name, kind in steps
+        ]  # fmt: skip
+        result = Saga("plan", kit_steps).run({})
+        assert ran == saga.compensation_plan(steps, failed, attempts), (steps, failed, attempts)
+        assert result.status in ("compensated", "unfinished")
+
+
+# --- 05, exercise 2: shrunk logs are logs that can happen ---------------------------------------
+
+
+def test_05_resume_refuses_logs_that_cannot_happen():
+    """The shrinker once showed "log [StepRetried send_email]": no SagaStarted, no StepStarted."""
+    steps = ["create_order", "send_email"]
+    for impossible in [
+        [("StepRetried", "send_email")],
+        [("SagaStarted", None), ("StepRetried", "create_order")],
+        [("SagaStarted", None), ("StepStarted", "send_email")],  # out of order
+        [("SagaStarted", None), ("StepStarted", "create_order"), ("StepDone", "send_email")],
+    ]:
+        with pytest.raises(ValueError):
+            saga._valid_resume((steps, impossible))
+    exercise = saga.resume
+    for case in exercise.generated_inputs(200, seed=3):
+        saga._valid_resume(case)
+    for wrong in exercise.common_mistakes:
+        failing = [c for c in exercise.generated_inputs(60) if exercise.mismatch(wrong, c)]
+        for case in failing[:3]:
+            saga._valid_resume(exercise.shrink(wrong, case))
+    for wrong in saga.compensations.common_mistakes:
+        failing = [c for c in saga.compensations.generated_inputs(60)
+                   if saga.compensations.mismatch(wrong, c)]  # fmt: skip
+        for case in failing[:3]:
+            saga._valid_plan(saga.compensations.shrink(wrong, case))

@@ -490,3 +490,18 @@ def test_a_listener_a_failure_skipped_is_a_ghost_box():
     assert "skipped (an earlier listener raised)" in [
         text.get_text() for text in ax.get_legend().get_texts()
     ]
+
+
+def test_a_saga_step_that_started_and_failed_is_not_counted_ok():
+    t = Tracer()
+    t.record("place-order", "charge_payment", "PaymentService", "started")
+    t.record("place-order", "charge_payment", "PaymentService", "failed")
+    t.record("place-order", "reserve", "InventoryService", "started")
+    t.record("place-order", "reserve", "InventoryService", "done")
+    t.record("place-order", "reserve", "InventoryService", "started")
+    t.record("place-order", "reserve", "InventoryService", "done")
+    t.record("place-order", "confirm_order", "OrderService", "started")  # crashed mid-step
+    texts = [x.get_text() for x in viz.draw_flow(t).texts]
+    assert any("1 failed" in text for text in texts)
+    assert any("×2" in text for text in texts) and any("1 started" in text for text in texts)
+    assert not any("ok" in text for text in texts), texts
