@@ -193,24 +193,45 @@ compensations = Exercise(
     run=_run_plan,
     describe=_describe_plan,
     probes=[
-        Probe("the first step fails cleanly (nothing completed yet)",
-              (ORDER, "create_order", ["raised"])),
+        Probe(
+            "the first step fails cleanly (nothing completed yet)",
+            (ORDER, "create_order", ["raised"]),
+        ),
         Probe("charge_payment is declined", (ORDER, "charge_payment", ["raised"])),
-        Probe("charge_payment times out: it may have happened",
-              (ORDER, "charge_payment", ["timed out"])),
-        Probe("charge_payment times out, then the retry is declined cleanly",
-              (ORDER, "charge_payment", ["timed out", "raised"])),
-        Probe("reserve_inventory fails cleanly after a timeout-free retry",
-              (ORDER, "reserve_inventory", ["raised", "raised"])),
-        Probe("confirm_order (retriable) times out: retried forward, nothing undone",
-              (ORDER, "confirm_order", ["timed out"])),
+        Probe(
+            "charge_payment times out: it may have happened",
+            (ORDER, "charge_payment", ["timed out"]),
+        ),
+        Probe(
+            "charge_payment times out, then the retry is declined cleanly",
+            (ORDER, "charge_payment", ["timed out", "raised"]),
+        ),
+        Probe(
+            "reserve_inventory fails cleanly twice (no timeout)",
+            (ORDER, "reserve_inventory", ["raised", "raised"]),
+        ),
+        Probe(
+            "confirm_order (retriable) times out: retried forward, nothing undone",
+            (ORDER, "confirm_order", ["timed out"]),
+        ),
         Probe("capture_payment (the pivot) is declined", (ORDERED, "capture_payment", ["raised"])),
-        Probe("capture_payment (the pivot) times out: it may be past the point of no return",
-              (ORDERED, "capture_payment", ["raised", "timed out"])),
-        Probe("rent_car fails after flight and hotel",
-              ([("book_flight", "compensatable"), ("book_hotel", "compensatable"),
-                ("rent_car", "compensatable"), ("send_email", "retriable")],
-               "rent_car", ["raised"])),
+        Probe(
+            "capture_payment (the pivot) times out: it may be past the point of no return",
+            (ORDERED, "capture_payment", ["raised", "timed out"]),
+        ),
+        Probe(
+            "rent_car fails after flight and hotel",
+            (
+                [
+                    ("book_flight", "compensatable"),
+                    ("book_hotel", "compensatable"),
+                    ("rent_car", "compensatable"),
+                    ("send_email", "retriable"),
+                ],
+                "rent_car",
+                ["raised"],
+            ),
+        ),
     ],  # fmt: skip
     generate=_generate_plan,
     also_correct=[_with_a_loop, _with_a_stack],

@@ -507,7 +507,8 @@ def test_05_a_retriable_step_that_fails_undoes_nothing_is_accepted():
         maybe = "timed out" in attempts
         if kind == "pivot" and maybe:
             return []
-        before = [n for n, k in steps[: [n for n, _ in steps].index(failed)] if k == "compensatable"]
+        names = [n for n, _ in steps]
+        before = [n for n, k in steps[: names.index(failed)] if k == "compensatable"]
         return ([failed] if maybe and kind == "compensatable" else []) + before[::-1]
 
     accepted(saga.compensations, compensation_plan)
@@ -524,7 +525,8 @@ def test_05_looking_only_at_the_last_attempt_is_refused():
         maybe = attempts[-1] == "timed out"
         if kind == "pivot" and maybe:
             return []
-        before = [n for n, k in steps[: [n for n, _ in steps].index(failed)] if k == "compensatable"]
+        names = [n for n, _ in steps]
+        before = [n for n, k in steps[: names.index(failed)] if k == "compensatable"]
         return ([failed] if maybe and kind == "compensatable" else []) + before[::-1]
 
     refused(saga.compensations, compensation_plan, "then the retry is declined")
@@ -539,15 +541,16 @@ def test_05_the_reference_plan_is_what_the_kit_does():
         ran: list[str] = []
         outcomes = iter(attempts)
 
-        def act(name):
+        def act(name, failed=failed, outcomes=outcomes):
             def action(ctx):
                 if name == failed:
                     if next(outcomes) == "timed out":
                         raise OutcomeUnknown(f"{name} timed out")
                     raise RuntimeError(f"{name} said no")
+
             return action
 
-        def undo(name):
+        def undo(name, ran=ran):
             return lambda ctx: ran.append(name)
 
         kit_steps = [
