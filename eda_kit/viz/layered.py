@@ -476,6 +476,11 @@ def place_labels(
             x, y = route[-1] if u == v else leave_box(boxes[v], route[-1], route[-2])
             obstacles.append((x - 0.14, y - 0.1, x + 0.14, y + 0.1))
     segments = [(a, b) for route in routes.values() for a, b in zip(route, route[1:], strict=False)]
+    fan_out: dict[Hashable, int] = {}
+    fan_in: dict[Hashable, int] = {}
+    for u, v in routes:
+        fan_out[u] = fan_out.get(u, 0) + 1
+        fan_in[v] = fan_in.get(v, 0) + 1
     for edge in edges:
         if edge not in label_sizes:
             continue
@@ -487,7 +492,12 @@ def place_labels(
             y = known.y - known.height / 2 + h / 2 if above else known.y + known.height / 2 - h / 2
             labels[edge] = Label(x, y, w, h)
             continue
-        spot = _find_spot(edge, routes[edge], boxes, w, h, obstacles, segments, labels)
+        u, v = edge
+        spread = (fan_out.get(u, 0), fan_in.get(v, 0))
+        order = (
+            _MIDDLE if max(spread) <= 1 else _NEAR_START if spread[0] <= spread[1] else _NEAR_END
+        )
+        spot = _find_spot(edge, routes[edge], boxes, w, h, obstacles, segments, labels, order)
         if spot is None:
             u, v = edge
             trouble.add(min(boxes[u].layer, boxes[v].layer))
@@ -529,6 +539,12 @@ def _line_y(a: tuple[float, float], b: tuple[float, float], x: float) -> float:
     return y1 + (y2 - y1) * (x - x1) / (x2 - x1)
 
 
+#: Where along a line a label tries first (0 = the line's start, 1 = its end).
+_MIDDLE = (0.5, 0.3, 0.7, 0.15, 0.85, 0.4, 0.6, 0.05, 0.95)
+_NEAR_START = (0.1, 0.2, 0.3, 0.4, 0.5, 0.0, 0.6, 0.7, 0.8, 0.9, 1.0)
+_NEAR_END = tuple(1 - t for t in _NEAR_START)
+
+
 def _find_spot(
     edge: tuple[Hashable, Hashable],
     route: list[tuple[float, float]],
@@ -538,10 +554,17 @@ def _find_spot(
     obstacles: list[Rect],
     segments: list[tuple[tuple[float, float], tuple[float, float]]],
     labels: dict[Any, Label],
+    order: tuple[float, ...] = (),
 ) -> Label | None:
-    """Spots just beside the line first; then, if none is free, a little further away."""
+    """Spots just beside the line first; then, if none is free, a little further away.
+
+    ``order``: where along the line to try first (0 = its start, 1 = its end): near the end
+    where fewer lines meet, so a label is next to its own line and no other.
+    """
     for away in (0.0, 0.1, 0.22):
-        spot = _spot_at(edge, route, boxes, width, height, obstacles, segments, labels, away)
+        spot = _spot_at(
+            edge, route, boxes, width, height, obstacles, segments, labels, away, order or _MIDDLE
+        )
         if spot is not None:
             return spot
     return None
@@ -557,6 +580,7 @@ def _spot_at(
     segments: list[tuple[tuple[float, float], tuple[float, float]]],
     labels: dict[Any, Label],
     away: float,
+    order: tuple[float, ...],
 ) -> Label | None:
     u, v = edge
     pieces = list(zip(route, route[1:], strict=False))
@@ -570,8 +594,9 @@ def _spot_at(
         room = right_end - left_end - width - 0.1
         if room < 0:
             continue
-        for t in (0.5, 0.3, 0.7, 0.15, 0.85, 0.4, 0.6, 0.05, 0.95):
-            cx = left_end + 0.05 + width / 2 + room * t
+        for t in order:
+            along = t if a[0] <= b[0] else 1 - t  # t runs from the line's start, whichever side
+            cx = left_end + 0.05 + width / 2 + room * along
             for above in (True, False):
                 ya = _line_y(a, b, cx - width / 2)
                 yb = _line_y(a, b, cx + width / 2)
