@@ -42,7 +42,7 @@ _EXPORTS = {
     "edge_for": "flow",
     "service_graph": "flow",
     "find_overlaps": "overlaps",
-    "timeline": "timeline",
+    "timeline": "sequence",  # a module named timeline would shadow viz.timeline()
     "plot_state": "state",
     "draw_saga": "saga",
     "draw_saga_log": "saga",
@@ -61,7 +61,7 @@ __getattr__, __dir__ = lazy_exports(
         "flow",
         "layered",
         "overlaps",
-        "timeline",
+        "sequence",
         "state",
         "saga",
         "lanes",

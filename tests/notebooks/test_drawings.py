@@ -23,7 +23,7 @@ nbclient = pytest.importorskip("nbclient")
 #: The drawings of eda_kit.viz, by module: each figure is tagged with those that drew on it.
 DRAWINGS = {
     "eda_kit.viz.flow": ["draw_flow"],
-    "eda_kit.viz.timeline": ["timeline"],
+    "eda_kit.viz.sequence": ["timeline"],
     "eda_kit.viz.state": ["plot_state"],
     "eda_kit.viz.saga": ["draw_saga", "draw_saga_log"],
     "eda_kit.viz.lanes": ["draw_lanes"],

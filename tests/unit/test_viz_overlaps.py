@@ -110,3 +110,24 @@ def test_every_step_of_a_replay_with_ghosts_has_no_overlaps(trace, data):
     import matplotlib.pyplot as plt
 
     plt.close("all")
+
+
+def test_no_viz_module_shares_a_name_with_a_drawing_it_exports():
+    """A module viz/timeline.py made ``import eda_kit.viz.timeline`` replace ``viz.timeline()``
+    with the module ('module' object is not callable). Checked in a fresh interpreter too."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import eda_kit.viz as package
+
+    modules = {path.stem for path in Path(package.__file__).parent.glob("*.py")}
+    assert not modules & set(package.__all__)
+    script = (
+        "import importlib, eda_kit.viz as viz\n"
+        "for name in viz.__dir__():\n"
+        "    try: importlib.import_module('eda_kit.viz.' + name)\n"
+        "    except ImportError: pass\n"
+        "assert callable(viz.timeline) and callable(viz.draw_flow), viz.timeline\n"
+    )
+    subprocess.run([sys.executable, "-c", script], check=True)
