@@ -102,7 +102,8 @@ def draw_lanes(
             [y, y],
             color="#dddddd",
             linewidth=1,
-            zorder=0,
+            zorder=0,  # behind the boxes: a lane is background, not a line to read
+            gid="guide",
         )
 
     for number in shown:

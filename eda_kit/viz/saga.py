@@ -223,24 +223,26 @@ def draw_saga(result: Any, ax: Any = None, *, current: str | None = None) -> Any
                 )
             )
             depth = bottom - ARC * (abs(start - end) - 0.5) / 2  # the arc's lowest point
+            # the label hangs just under the arc, so the arrow never runs through it
             ax.text(
                 (start + end) / 2,
-                depth,
+                depth - 0.06,
                 f"undo {number}",
                 ha="center",
-                va="center",
+                va="top",
                 fontsize=theme.SMALL_FONT,
                 color=colour,
-                bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none"},
                 zorder=4,
             )
-            lowest = min(lowest, depth - 0.3)
+            lowest = min(lowest, depth - 0.4)
         previous = name
 
     span = max(centre.values()) if centre else 0.0
     ax.set_xlim(-WIDTH / 2 - 0.3, span + WIDTH / 2 + 0.3)
     ax.set_ylim(lowest, HEIGHT / 2 + 0.35)
     ax.set_aspect("equal")
+    ax.set_xticks([])  # positions in this picture mean nothing: no tick labels, even hidden
+    ax.set_yticks([])
     ax.axis("off")
     ax.set_title(
         f"saga {result.name!r} ({result.saga_id}): {result.status}", fontsize=theme.FONT_SIZE + 1

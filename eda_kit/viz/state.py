@@ -83,58 +83,96 @@ def plot_state(
 
     if ax is None:
         ax = theme.new_axes((6.4, 3.0))
-    # a step line: the value holds until the next event changes it (and after the last one)
+    # A step line: the value holds until the next event changes it (and after the last one).
+    # Drawn as its own corners (not drawstyle="steps-post"), so the line measured is the line
+    # seen. Version n's point has the line leaving it to the right; it arrives from below
+    # after a rise and from above after a drop.
     cut = len(versions) if upto is None else versions.index(upto) + 1
     if cut < len(versions):  # the future, faint: from the cursor's value on
-        ax.step(
-            [*versions[cut - 1 :], versions[-1] + 0.4],
-            [*values[cut - 1 :], values[-1]],
-            where="post",
+        ax.plot(
+            *_stepped(versions[cut - 1 :], values[cut - 1 :], versions[-1] + 0.4),
             color=theme.GHOST_EDGE,
             linestyle="dashed",
             linewidth=1.5,
             zorder=1,
         )
         ax.plot(versions[cut:], values[cut:], "o", color=theme.GHOST_EDGE, markersize=5, zorder=2)
-    solid_x = [*versions[:cut], versions[cut - 1] + (0.4 if cut == len(versions) else 0)]
-    ax.step(
-        solid_x,
-        [*values[:cut], values[cut - 1]],
-        where="post",
-        color="#4d79a7",
-        linewidth=2,
-        zorder=2,
-    )
+    end = versions[cut - 1] + (0.4 if cut == len(versions) else 0)
+    ax.plot(*_stepped(versions[:cut], values[:cut], end), color="#4d79a7", linewidth=2, zorder=2)
     ax.plot(versions[:cut], values[:cut], "o", color="#4d79a7", markersize=6, zorder=3)
-    if len(values) <= 30:
-        previous = None
-        for number, (version, value) in enumerate(zip(versions, values, strict=True)):
-            # The step line arrives from the previous value: after a drop it comes down from
-            # above, so the label goes below the point to stay clear of it.
-            dropped = previous is not None and value < previous
-            ax.annotate(
-                f"{value:g}",
-                (version, value),
-                textcoords="offset points",
-                xytext=(0, -8 if dropped else 7),
-                va="top" if dropped else "bottom",
-                ha="center",
-                fontsize=theme.SMALL_FONT,
-                color="#333333" if number < cut else theme.GHOST_TEXT,
-            )
-            previous = value
-    if mark is not None:
-        value = values[versions.index(mark)]
-        ax.axvline(mark, color=theme.HIGHLIGHT, linestyle=":", linewidth=1.5, zorder=1)
-        ax.plot([mark], [value], "o", color=theme.HIGHLIGHT, markersize=10, zorder=4)
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_xlabel("version (events applied)")
-    ax.set_ylabel(label)
+
     low, high = min(values), max(values)
     pad = (high - low) * 0.15 or abs(high) * 0.15 or 1
-    ax.set_ylim(low - pad, high + 1.4 * pad)
+    ax.set_xlim(versions[0] - 0.5, versions[-1] + 0.7)
+    ax.set_ylim(low - 1.6 * pad, high + 2.0 * pad)  # room for a label under the lowest point
+    marked = versions.index(mark) if mark is not None else None
+    for index in _labelled(ax, versions, values, marked):
+        version, value = versions[index], values[index]
+        # After a drop the line comes down into the point from above: label below it.
+        dropped = index > 0 and value < values[index - 1]
+        ax.annotate(
+            f"{value:g}",
+            (version, value),
+            textcoords="offset points",
+            xytext=(0, -9 if dropped else 9),
+            va="top" if dropped else "bottom",
+            ha="center",
+            fontsize=theme.SMALL_FONT,
+            color="#333333" if index < cut else theme.GHOST_TEXT,
+        )
+    if marked is not None:
+        value = values[marked]
+        # a pin from the point to the edge, on the side away from its label
+        dropped = marked > 0 and value < values[marked - 1]
+        ax.plot(
+            [mark, mark],
+            [value, high + 2.0 * pad] if dropped else [low - 1.6 * pad, value],
+            color=theme.HIGHLIGHT,
+            linestyle=":",
+            linewidth=1.5,
+            zorder=1,
+        )
+        ax.plot([mark], [value], "o", color=theme.HIGHLIGHT, markersize=10, zorder=4)
+    # Ticks only inside the limits: a tick outside them is not drawn, but would still be a
+    # label somewhere (measured, and in the way).
+    x_lo, x_hi = ax.get_xlim()
+    x_ticks = MaxNLocator(integer=True).tick_values(x_lo, x_hi)
+    ax.set_xticks([t for t in x_ticks if x_lo <= t <= x_hi])
+    y_lo, y_hi = ax.get_ylim()
+    y_ticks = MaxNLocator(nbins=5).tick_values(y_lo, y_hi)
+    ax.set_yticks([t for t in y_ticks if y_lo <= t <= y_hi])
+    ax.set_xlabel("version (events applied)")
+    ax.set_ylabel(label)
     ax.spines[["top", "right"]].set_visible(False)
     ax.grid(axis="y", color="#eeeeee")
     if title:
         ax.set_title(title, fontsize=theme.FONT_SIZE + 1)
     return ax
+
+
+def _stepped(xs: list[int], ys: list[float], end: float) -> tuple[list[float], list[float]]:
+    """The corners of a step line through (xs, ys) that holds each value until the next x."""
+    corners_x: list[float] = [xs[0]]
+    corners_y: list[float] = [ys[0]]
+    for x, y in zip(xs[1:], ys[1:], strict=True):
+        corners_x += [x, x]
+        corners_y += [corners_y[-1], y]
+    corners_x.append(end)
+    corners_y.append(ys[-1])
+    return corners_x, corners_y
+
+
+def _labelled(ax: Any, versions: list[int], values: list[float], marked: int | None) -> list[int]:
+    """Which points get a value label: all of them when they fit side by side, else every
+    k-th (the marked one first), so no two labels touch."""
+    figure = ax.figure
+    width_points = ax.get_position().width * figure.get_figwidth() * 72
+    span = ax.get_xlim()[1] - ax.get_xlim()[0]
+    pitch = width_points * (versions[1] - versions[0]) / span if len(versions) > 1 else 1e9
+    widest = max(len(f"{value:g}") for value in values) * theme.SMALL_FONT * 0.62 + 6
+    every = max(1, -(-int(widest) // max(int(pitch), 1)))
+    chosen: list[int] = [] if marked is None else [marked]
+    for index in range(len(values)):
+        if all(abs(index - other) >= every for other in chosen):
+            chosen.append(index)
+    return sorted(chosen)

@@ -85,14 +85,6 @@ def _eda_check_open_figures(result=None):
 
 get_ipython().events.register("post_run_cell", _eda_check_open_figures)
 """
-#: Drawings with overlaps someone is fixing, with who and why. A figure drawn by one of these
-#: makes its notebook's case an xfail (listed); any other overlap fails it.
-KNOWN = {
-    "draw_saga": "tick labels shown, arrows through the 'undo' labels (viz1, issue 18)",
-    "draw_saga_log": "tick labels shown (viz1, issue 18)",
-    "plot_state": "value labels on the line, edge ticks cut off (viz1, issue 18)",
-    "draw_lanes": "lane and log lines through the event boxes, not marked as guides (viz1, 18)",
-}
 REPORT = "import json as _eda_json; print(_eda_json.dumps(_eda_drawings))"
 
 
@@ -120,12 +112,9 @@ def test_no_drawing_has_overlapping_labels(path: Path):
         client.execute_cell(report, len(code) + 1)
     printed = "".join(out.get("text", "") for out in report.outputs if out.output_type == "stream")
     drawings = json.loads(printed)
-    problems, known = [], []
+    problems = []
     for cell, drawn_by, what, found in drawings:
-        owners = [f"{name}: {KNOWN[name]}" for name in drawn_by if name in KNOWN]
         for problem in found:
             line = f"code cell {cell} ({what}, by {', '.join(drawn_by) or 'the notebook'}): "
-            (known if owners else problems).append(line + problem)
+            problems.append(line + problem)
     assert not problems, f"{path.name}: {len(problems)} overlaps\n" + "\n".join(problems[:40])
-    if known:
-        pytest.xfail(f"{len(known)} known overlaps, being fixed: " + "; ".join(known[:5]))
