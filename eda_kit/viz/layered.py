@@ -44,6 +44,7 @@ Rect = tuple[float, float, float, float]  # left, bottom, right, top (inches)
 COLUMN_GAP = 0.9  # between the widest boxes of two layers, at least
 ROW_GAP = 0.3  # between two boxes of one layer, at least
 LABEL_CLEARANCE = 0.04  # between a label and its own line
+STUB = 0.14  # a line runs level at least this far out of a box before it turns
 PAD = 0.45 * theme.FONT_SIZE / 72  # a box's padding around its text (boxstyle pad=0.45)
 LABEL_PAD = 0.1 * theme.SMALL_FONT / 72  # an edge label's padding (boxstyle pad=0.1)
 
@@ -382,7 +383,7 @@ def _plan_once(
         lo, hi = sorted((layers[u], layers[v]))
         for k in range(lo, max(hi, lo + 1)):
             if k in need:
-                need[k] = max(need[k], w + 0.3 if hi - lo == 1 else COLUMN_GAP)
+                need[k] = max(need[k], w + 0.3 + 2 * STUB if hi - lo == 1 else COLUMN_GAP)
     layer_x: list[float] = []
     right = 0.0
     for k in range(count):
@@ -416,17 +417,16 @@ def _plan_once(
             if n not in boxes:  # a waypoint
                 route.append((x, y_n))
                 continue
-            half = widths[layers[n]] / 2
-            stub = half - boxes[n].width / 2 > 3 / 72  # room between the box and its column's edge
+            # as far as the column's edge, and always a little clear of the box, so arrowheads
+            # arrive level and never clip a box's corner
+            half = max(widths[layers[n]] / 2, boxes[n].width / 2 + STUB)
             if i > 0:  # entering: from the side the line comes from
                 side = 1.0 if point[chain[i - 1]][0] > x else -1.0
-                if stub:
-                    route.append((x + side * half, y_n))
+                route.append((x + side * half, y_n))
             route.append((x, y_n))
             if i < len(chain) - 1:  # leaving: towards the next point
                 side = 1.0 if point[chain[i + 1]][0] > x else -1.0
-                if stub:
-                    route.append((x + side * half, y_n))
+                route.append((x + side * half, y_n))
         routes[(u, v)] = route
     # two edges between the same pair, both ways: side by side instead of on top of each other
     for u, v in list(routes):
@@ -597,7 +597,10 @@ def _spot_at(
         for t in order:
             along = t if a[0] <= b[0] else 1 - t  # t runs from the line's start, whichever side
             cx = left_end + 0.05 + width / 2 + room * along
-            for above in (True, False):
+            # a line going down gets its label below it, one going up above it: the outside
+            # of a fan, away from its neighbours
+            falling = (b[1] - a[1]) * (b[0] - a[0]) < 0 and abs(b[1] - a[1]) > 0.05
+            for above in (False, True) if falling else (True, False):
                 ya = _line_y(a, b, cx - width / 2)
                 yb = _line_y(a, b, cx + width / 2)
                 if above:
