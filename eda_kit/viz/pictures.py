@@ -180,6 +180,25 @@ class ValuePicture:
 
         ax.set_position((0.13, 0.17, 0.83, 0.72))  # room for the axis labels
         plot_state(self.values, ax, self.label, upto=player.position, title=self.title or None)
+        _fit_inside(ax)  # wide tick labels (-12000) would push the axis label off the picture
+
+
+def _fit_inside(ax: Any, margin: float = 4.0) -> None:
+    """Move the axes' edges in until its labels, ticks and title sit inside its figure."""
+    from matplotlib.backends.backend_agg import RendererAgg
+
+    figure = ax.figure
+    width, height = figure.bbox.width, figure.bbox.height
+    renderer = RendererAgg(int(width), int(height), figure.dpi)
+    for _ in range(2):  # a second pass settles what the first one moved
+        outer, inner = ax.get_tightbbox(renderer), ax.get_window_extent(renderer)
+        left = max(inner.x0 + margin - outer.x0, inner.x0)
+        bottom = max(inner.y0 + margin - outer.y0, inner.y0)
+        right = min(inner.x1 - (outer.x1 - width + margin), inner.x1)
+        top = min(inner.y1 - (outer.y1 - height + margin), inner.y1)
+        ax.set_position(
+            (left / width, bottom / height, (right - left) / width, (top - bottom) / height)
+        )
 
 
 class SagaPicture:

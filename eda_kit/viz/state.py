@@ -19,7 +19,7 @@ from typing import Any
 from ..errors import InvalidType, InvalidValue
 from . import theme
 
-__all__ = ["plot_state"]
+__all__ = ["plot_state", "short"]
 
 
 def value_of(state: Any, key: str | Callable[[Any], Any] | None) -> Any:
@@ -50,8 +50,11 @@ def plot_state(
       name (``key="balance"``) or a function (``key=lambda s: s["balance"]``).
     - ``mark``: a version to point at (drawn as a highlighted point and a dotted line).
     - ``upto``: the replay's cursor: versions after it are drawn faint, and it is marked.
+
+    Each point with room for it is labelled with its value (``short``: 12.5k, 1.62M), on the
+    side its line does not come from; a crowded axis leaves the values to the y axis.
     """
-    from matplotlib.ticker import MaxNLocator
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
 
     if isinstance(states, Mapping):
         versions = sorted(states)
@@ -103,15 +106,22 @@ def plot_state(
 
     low, high = min(values), max(values)
     pad = (high - low) * 0.15 or abs(high) * 0.15 or 1
-    ax.set_xlim(versions[0] - 0.5, versions[-1] + 0.7)
+    # room at both ends for half a value label, however few points per inch there are
+    half = _label_width(values) / 2 + 3
+    width_points = ax.get_position().width * ax.figure.get_figwidth() * 72
+    left = right = 0.6
+    for _ in range(3):
+        per_version = width_points / (versions[-1] - versions[0] + left + right)
+        left, right = max(0.5, half / per_version), max(0.7, half / per_version)
+    ax.set_xlim(versions[0] - left, versions[-1] + right)
     ax.set_ylim(low - 1.6 * pad, high + 2.0 * pad)  # room for a label under the lowest point
     marked = versions.index(mark) if mark is not None else None
-    for index in _labelled(ax, versions, values, marked):
+    for index in _labelled(ax, versions, values):
         version, value = versions[index], values[index]
         # After a drop the line comes down into the point from above: label below it.
         dropped = index > 0 and value < values[index - 1]
         ax.annotate(
-            f"{value:g}",
+            short(value),
             (version, value),
             textcoords="offset points",
             xytext=(0, -9 if dropped else 9),
@@ -141,6 +151,7 @@ def plot_state(
     y_lo, y_hi = ax.get_ylim()
     y_ticks = MaxNLocator(nbins=5).tick_values(y_lo, y_hi)
     ax.set_yticks([t for t in y_ticks if y_lo <= t <= y_hi])
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda tick, _: short(tick)))  # no "1e6" offset
     ax.set_xlabel("version (events applied)")
     ax.set_ylabel(label)
     ax.spines[["top", "right"]].set_visible(False)
@@ -162,17 +173,33 @@ def _stepped(xs: list[int], ys: list[float], end: float) -> tuple[list[float], l
     return corners_x, corners_y
 
 
-def _labelled(ax: Any, versions: list[int], values: list[float], marked: int | None) -> list[int]:
-    """Which points get a value label: all of them when they fit side by side, else every
-    k-th (the marked one first), so no two labels touch."""
+def short(value: float) -> str:
+    """A value label of at most about six characters: 42, 1250, 0.1235, 12.5k, 1.62M."""
+    rounded = float(f"{value:.3g}")  # 999999 is "1M", not "1e+03k"
+    for at_least, size, suffix in ((1e9, 1e9, "G"), (1e6, 1e6, "M"), (1e4, 1e3, "k")):
+        if abs(rounded) >= at_least:
+            return f"{rounded / size:.3g}{suffix}"
+    return f"{value:.4g}"
+
+
+def _label_width(values: list[float]) -> float:
+    """The widest value label, in points (estimated from its characters; a little wide)."""
+    return max(len(short(value)) for value in values) * theme.SMALL_FONT * 0.66 + 6
+
+
+def _labelled(ax: Any, versions: list[int], values: list[float]) -> list[int]:
+    """The points with room for a value label: no other point, riser or label within a label's
+    width of them (so on a crowded axis, none: the y axis tells the values)."""
     figure = ax.figure
     width_points = ax.get_position().width * figure.get_figwidth() * 72
-    span = ax.get_xlim()[1] - ax.get_xlim()[0]
-    pitch = width_points * (versions[1] - versions[0]) / span if len(versions) > 1 else 1e9
-    widest = max(len(f"{value:g}") for value in values) * theme.SMALL_FONT * 0.62 + 6
-    every = max(1, -(-int(widest) // max(int(pitch), 1)))
-    chosen: list[int] = [] if marked is None else [marked]
-    for index in range(len(values)):
-        if all(abs(index - other) >= every for other in chosen):
-            chosen.append(index)
-    return sorted(chosen)
+    low, high = ax.get_xlim()
+    per_version = width_points / (high - low)  # points per version along the axis
+    widest = _label_width(values)
+    far = float("inf")
+    room = []
+    for index, version in enumerate(versions):
+        before = version - versions[index - 1] if index > 0 else far
+        after = versions[index + 1] - version if index + 1 < len(versions) else far
+        if min(before, after) * per_version >= widest:
+            room.append(index)
+    return room

@@ -25,22 +25,48 @@ from eda_kit.viz.state import plot_state  # noqa: E402
 
 
 def value_figure(values, **kwargs) -> Figure:
-    """As the replay player draws it (a fixed figure, axes placed by ValuePicture)."""
+    """As the replay player draws it: a fixed figure, axes placed by ValuePicture."""
     figure = Figure(figsize=(6.4, 3.0), dpi=80)
     ax = figure.add_axes((0.13, 0.17, 0.83, 0.72))
-    plot_state(values, ax, "balance", **kwargs)
+    plot_state(values, ax, "balance", title="the balance after each event", **kwargs)
+    return figure
+
+
+def player_figure(values: list[float], position: int) -> Figure:
+    """The replay player's value picture at ``position``, drawn as render_png draws it."""
+    from eda_kit.viz.widgets import ReplayPlayer
+
+    events = [Event("Set", {"balance": value}) for value in values[1:]]
+    picture = pictures.ValuePicture("balance", title="the balance after each event")
+    player = ReplayPlayer(events, lambda s, e: e.data, {"balance": values[0]}, picture=picture)
+    player.goto(position)
+    figure = Figure(figsize=picture.figsize(player), dpi=80)
+    picture.draw(figure.add_axes((0.0, 0.0, 1.0, 1.0)), player)
     return figure
 
 
 values_lists = st.lists(st.integers(-2000, 2000), min_size=1, max_size=30)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=20, deadline=None)
 @given(values=values_lists, data=st.data())
 def test_no_values_give_a_value_picture_with_overlaps(values, data):
     upto = data.draw(st.none() | st.integers(0, len(values) - 1))
     mark = data.draw(st.none() | st.integers(0, len(values) - 1))
     assert find_overlaps(value_figure(values, upto=upto, mark=mark)) == []
+
+
+@settings(max_examples=15, deadline=None)
+@given(values=st.lists(st.floats(-1e7, 1e7), min_size=1, max_size=25), data=st.data())
+def test_the_players_value_picture_fits_any_numbers(values, data):
+    position = data.draw(st.integers(0, len(values) - 1))
+    assert find_overlaps(player_figure(values, position)) == []
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.dictionaries(st.integers(0, 60), st.integers(-2000, 2000), min_size=1, max_size=20))
+def test_versions_with_gaps_give_a_value_picture_without_overlaps(states):
+    assert find_overlaps(value_figure(states, mark=min(states))) == []
 
 
 def test_a_value_label_moved_onto_the_line_is_caught():
