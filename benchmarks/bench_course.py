@@ -45,6 +45,17 @@ def import_section(runs: int) -> Section:
     )
 
 
+#: The options `make nbval` passes (see the Makefile): nbval is off unless asked for.
+NBVAL = (
+    "-p",
+    "tests.notebooks.nbval_history",
+    "--nbval",
+    "--nbval-current-env",
+    "--nbval-sanitize-with",
+    "tests/notebooks/nbval_sanitize.cfg",
+)
+
+
 def notebooks_section(include_nbval: bool) -> Section:
     """Each notebook executed top to bottom in a fresh kernel; then the nbval run."""
     notebooks = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -71,7 +82,7 @@ def notebooks_section(include_nbval: bool) -> Section:
     if include_nbval:
         started = time.perf_counter()
         result = subprocess.run(
-            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "notebooks"],
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *NBVAL, "notebooks"],
             cwd=ROOT,
             capture_output=True,
             text=True,

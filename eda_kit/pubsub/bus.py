@@ -319,7 +319,10 @@ class EventBus:
             held = self._hold(event, source)
             if held is not None:
                 return held
-        cause = self._handling(event)  # events the handlers create are caused by this one
+        # Events the handlers create are caused by this one: self._handling(event), inlined
+        # (make bench: "Bus: publish to 3 matching subscribers").
+        self._cause_event = event
+        cause = handling(self)
         try:
             if self._tracer is None:
                 # The hot path, kept small: the same loop as _deliver() minus the tracing.

@@ -5,6 +5,8 @@ No timing is asserted here (speed is measured by `make bench`, never by the test
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from benchmarks.__main__ import main
 
 
@@ -24,3 +26,12 @@ def test_unknown_part_is_refused(capsys):
     with pytest.raises(SystemExit):
         main(["--quick", "--only", "nonsense"])
     assert "unknown part(s) ['nonsense']" in capsys.readouterr().err
+
+
+def test_the_course_sections_nbval_run_uses_the_makefiles_options():
+    """The whole-nbval row must run nbval itself: plain `pytest notebooks` collects nothing."""
+    from benchmarks.bench_course import NBVAL
+
+    makefile = (Path(__file__).parents[2] / "Makefile").read_text(encoding="utf-8")
+    line = makefile.split("NBVAL :=", 1)[1].split("\n\n", 1)[0]
+    assert list(NBVAL) == line.replace("\\\n", " ").split()
